@@ -1,0 +1,14 @@
+"""keras-fans: Keras initializers that see the fans of the unit a weight feeds.
+
+`import keras_fans; keras_fans.patch()` makes every covered layer hand its
+bias initializer the layer's true fans, so `bias_initializer="he_uniform"`
+scales by the layer's input width instead of by the bias vector's length.
+"""
+
+from keras_fans.initializers.random_initializers import compute_fans
+from keras_fans.patching import is_patched
+from keras_fans.patching import patch
+from keras_fans.patching import patched
+from keras_fans.patching import unpatch
+
+__all__ = ["compute_fans", "is_patched", "patch", "patched", "unpatch"]

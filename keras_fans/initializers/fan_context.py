@@ -1,0 +1,65 @@
+"""Handing an initializer the fan context of the weight it fills.
+
+Upstream file: `keras/src/initializers/__init__.py`, beside `get()`: layers
+call `with_fans(self.bias_initializer, fan_in, fan_out)` for the
+`initializer=` of `add_weight`.
+"""
+
+import inspect
+
+from keras.src import initializers
+
+
+def _accepts_fans(initializer):
+    """Whether `initializer` declares keyword parameters `fan_in`, `fan_out`.
+
+    Only an explicit declaration opts in: a `(shape, dtype=None)` callable,
+    or one that swallows `**kwargs`, is never handed keywords it did not ask
+    for.
+    """
+    try:
+        parameters = inspect.signature(initializer).parameters
+    except (TypeError, ValueError):  # No signature, e.g. some builtins.
+        return False
+    return "fan_in" in parameters and "fan_out" in parameters
+
+
+class _WithFans:
+    """`initializer` called with a fixed `fan_in` / `fan_out`.
+
+    Pure, so Keras may call it any number of times (deferred and placeholder
+    initialization). `__wrapped__` makes `inspect.signature` report the
+    wrapped initializer's parameters, so JAX's `layout=` path sees exactly
+    what the initializer accepts.
+    """
+
+    def __init__(self, initializer, fan_in, fan_out):
+        self.__wrapped__ = initializer
+        self.fan_in = fan_in
+        self.fan_out = fan_out
+
+    def __call__(self, shape, dtype=None, **kwargs):
+        return self.__wrapped__(
+            shape,
+            dtype=dtype,
+            fan_in=self.fan_in,
+            fan_out=self.fan_out,
+            **kwargs,
+        )
+
+
+def with_fans(initializer, fan_in=None, fan_out=None):
+    """Returns `initializer`, called with the given fans if it accepts them.
+
+    An initializer that does not declare `fan_in` and `fan_out` comes back
+    as it is and is called exactly as before.
+
+    Args:
+        initializer: Anything `keras.initializers.get` accepts.
+        fan_in: Number of inputs summed into the unit the weight feeds.
+        fan_out: Fan-out of that unit, by the layer's kernel.
+    """
+    initializer = initializers.get(initializer)
+    if not _accepts_fans(initializer):
+        return initializer
+    return _WithFans(initializer, fan_in, fan_out)

@@ -1,0 +1,34 @@
+"""Bias fans of the core layers.
+
+Upstream files: `keras/src/layers/core/dense.py` and
+`keras/src/layers/core/einsum_dense.py` (the bias `add_weight` in `build`).
+"""
+
+from keras.src.layers.core import einsum_dense
+from keras.src.layers.core.dense import Dense
+
+from keras_fans.initializers.random_initializers import compute_fans
+
+
+def _dense_bias_fans(layer, input_shape):
+    """Each output unit sums the `input_shape[-1]` inputs."""
+    return input_shape[-1], layer.units
+
+
+def _einsum_dense_bias_fans(layer, input_shape):
+    """The fans of the kernel along its input and output axes."""
+    kernel_shape, _, _, input_axes, output_axes = (
+        einsum_dense._analyze_einsum_string(
+            layer.equation,
+            layer.bias_axes,
+            input_shape,
+            layer.partial_output_shape,
+        )
+    )
+    return compute_fans(kernel_shape, input_axes, output_axes)
+
+
+RULES = (
+    (Dense, "bias", _dense_bias_fans),
+    (einsum_dense.EinsumDense, "bias", _einsum_dense_bias_fans),
+)

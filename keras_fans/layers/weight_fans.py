@@ -1,0 +1,85 @@
+"""Runtime plumbing: a layer's build hands `add_weight` its weights' fans.
+
+Upstream file: none. In the pull request each layer's `build` passes
+`initializer=with_fans(self.bias_initializer, fan_in, fan_out)` to its
+`add_weight` call itself. At run time we cannot edit `build`, so while
+patched:
+
+- the `build` of each layer class that has fan rules records, on a
+  thread-local stack, the layer, its input shape and its rules;
+- `Layer.add_weight` looks up the rule for the weight being added by the
+  layer being built and wraps its initializer with `with_fans`.
+
+A fan rule is `rule(layer, input_shape) -> (fan_in, fan_out)`, evaluated
+only when the weight is added, so the stock `build` has validated the shape.
+Keras binds `build` when a layer is created, so a layer gets its fan context
+when it is created and built while patched.
+"""
+
+import functools
+import inspect
+import threading
+
+from keras.src.layers.layer import Layer
+
+from keras_fans.initializers.fan_context import with_fans
+
+_stock_add_weight = vars(Layer)["add_weight"]
+_local = threading.local()
+
+
+def _builds():
+    """This thread's stack of `(layer, input_shape, rules)` being built."""
+    if not hasattr(_local, "builds"):
+        _local.builds = []
+    return _local.builds
+
+
+def _build_with_fans(build, rules):
+    """Wraps `build` to record `rules` (weight name -> fan rule)."""
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        input_shape = list(arguments.values())[1]
+        builds = _builds()
+        builds.append((self, input_shape, rules))
+        try:
+            return build(self, *args, **kwargs)
+        finally:
+            builds.pop()
+
+    return wrapper
+
+
+def _add_weight(self, *args, **kwargs):
+    """`Layer.add_weight`, with the fans of the layer's rule, if any."""
+    for layer, input_shape, rules in reversed(_builds()):
+        if layer is self:
+            rule = rules.get(kwargs.get("name"))
+            if rule is not None and "initializer" in kwargs:
+                kwargs["initializer"] = with_fans(
+                    kwargs["initializer"], *rule(self, input_shape)
+                )
+            break
+    return _stock_add_weight(self, *args, **kwargs)
+
+
+def replacements(rules):
+    """What `patch()` replaces to apply `rules`.
+
+    Args:
+        rules: Iterable of `(layer_class, weight_name, rule)`.
+
+    Returns:
+        A tuple of `(owner, attribute, replacement)`.
+    """
+    by_class = {}
+    for layer_class, weight_name, rule in rules:
+        by_class.setdefault(layer_class, {})[weight_name] = rule
+    builds = tuple(
+        (cls, "build", _build_with_fans(vars(cls)["build"], cls_rules))
+        for cls, cls_rules in by_class.items()
+    )
+    return ((Layer, "add_weight", _add_weight),) + builds
