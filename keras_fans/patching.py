@@ -8,6 +8,7 @@ import contextlib
 import threading
 
 import keras
+from packaging.specifiers import SpecifierSet
 
 from keras_fans.initializers import random_initializers
 from keras_fans.layers import convolutional
@@ -16,8 +17,7 @@ from keras_fans.layers import weight_fans
 
 # The Keras releases whose internals the patch was written against; the
 # same range as the `keras` dependency in `pyproject.toml`.
-SUPPORTED_KERAS = (">=3.15.0", "<3.16")
-_SUPPORTED_RANGE = ((3, 15), (3, 16))
+SUPPORTED_KERAS = ">=3.15.0,<3.16"
 
 _lock = threading.Lock()
 # `(owner, attribute, stock object)` for each replacement while patched.
@@ -26,11 +26,9 @@ _originals = []
 
 def _check_keras_version(version):
     """Raises `RuntimeError` unless `version` is in the supported range."""
-    low, high = _SUPPORTED_RANGE
-    release = tuple(int(part) for part in version.split(".")[:2])
-    if not low <= release < high:
+    if not SpecifierSet(SUPPORTED_KERAS).contains(version, prereleases=True):
         raise RuntimeError(
-            f"keras_fans supports keras{','.join(SUPPORTED_KERAS)}; "
+            f"keras_fans supports keras{SUPPORTED_KERAS}; "
             f"the installed Keras is {version}."
         )
 

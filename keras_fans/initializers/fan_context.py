@@ -39,13 +39,10 @@ class _WithFans:
         self.fan_out = fan_out
 
     def __call__(self, shape, dtype=None, **kwargs):
-        return self.__wrapped__(
-            shape,
-            dtype=dtype,
-            fan_in=self.fan_in,
-            fan_out=self.fan_out,
-            **kwargs,
-        )
+        # A deferred call can come after `unpatch()` took the keywords away.
+        if _accepts_fans(self.__wrapped__):
+            kwargs.update(fan_in=self.fan_in, fan_out=self.fan_out)
+        return self.__wrapped__(shape, dtype=dtype, **kwargs)
 
 
 def with_fans(initializer, fan_in=None, fan_out=None):

@@ -33,7 +33,7 @@ def _check_fan(name, value):
             f"`{name}` must be a positive integer or None. "
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
-    if value != math.floor(value) or value < 1:
+    if not (value >= 1 and value % 1 == 0):  # Also rejects nan and inf.
         raise ValueError(
             f"`{name}` must be a positive integer or None. "
             f"Received: {name}={value!r}"

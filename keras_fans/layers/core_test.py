@@ -1,0 +1,83 @@
+import keras
+import pytest
+
+from keras_fans import testing
+
+
+def test_dense_bias_fans():
+    def make_layer():
+        return keras.layers.Dense(8, bias_initializer=testing.FanRecorder())
+
+    assert testing.recorded_fans(make_layer, (None, 16)) == [((8,), 16, 8)]
+
+
+@pytest.mark.parametrize(
+    "equation, output_shape, bias_axes, input_shape, expected",
+    [
+        ("ab,bc->ac", 8, "c", (None, 16), [((8,), 16, 8)]),
+        ("...b,bc->...c", 8, "c", (None, 3, 16), [((8,), 16, 8)]),
+        # MultiHeadAttention's query projection: a 2-D bias (heads, key_dim).
+        ("abc,cde->abde", (None, 4, 6), "de", (2, 5, 16), [((4, 6), 16, 24)]),
+        # Its output projection: two input axes summed into each unit.
+        ("abcd,cde->abe", (None, 16), "e", (2, 5, 4, 6), [((16,), 24, 16)]),
+    ],
+)
+def test_einsum_dense_bias_fans(
+    equation, output_shape, bias_axes, input_shape, expected
+):
+    def make_layer():
+        return keras.layers.EinsumDense(
+            equation,
+            output_shape,
+            bias_axes=bias_axes,
+            bias_initializer=testing.FanRecorder(),
+        )
+
+    assert testing.recorded_fans(make_layer, input_shape) == expected
+
+
+def test_multi_head_attention_bias_fans():
+    def make_layer():
+        return keras.layers.MultiHeadAttention(
+            num_heads=2, key_dim=3, bias_initializer=testing.FanRecorder()
+        )
+
+    # query, key and value projections, then the output projection.
+    assert testing.recorded_fans(make_layer, (1, 4, 5), (1, 6, 7)) == [
+        ((2, 3), 5, 6),
+        ((2, 3), 7, 6),
+        ((5,), 6, 5),
+    ]
+
+
+DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
+
+
+def wide_dense(bias_initializer):
+    return keras.layers.Dense(4096, bias_initializer=bias_initializer)
+
+
+def wide_einsum_dense(bias_initializer):
+    return keras.layers.EinsumDense(
+        "abc,cde->abde",
+        (None, 64, 64),
+        bias_axes="de",
+        bias_initializer=bias_initializer,
+    )
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+# Stock Keras already uses fan_out = units for a Dense bias.
+@pytest.mark.parametrize("mode", ["fan_in", "fan_avg"])
+def test_wide_dense_bias_is_drawn_with_layer_fans(mode, distribution):
+    testing.check_bias_fans(
+        wide_dense, [(None, 16)], (16, 4096), mode, distribution
+    )
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])
+def test_wide_einsum_dense_bias_is_drawn_with_layer_fans(mode, distribution):
+    testing.check_bias_fans(
+        wide_einsum_dense, [(1, 2, 16)], (16, 4096), mode, distribution
+    )

@@ -1,0 +1,149 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_fans
+from keras_fans import testing
+
+# One layer of each covered kind, with its input shape.
+LAYERS = {
+    "Dense": (keras.layers.Dense, {"units": 64}, (1, 16)),
+    "EinsumDense": (
+        keras.layers.EinsumDense,
+        {"equation": "ab,bc->ac", "output_shape": 64, "bias_axes": "c"},
+        (1, 16),
+    ),
+    "Conv2D": (
+        keras.layers.Conv2D,
+        {"filters": 64, "kernel_size": 3},
+        (1, 5, 5, 16),
+    ),
+}
+
+
+def build(kind, **extra_kwargs):
+    layer_class, kwargs, input_shape = LAYERS[kind]
+    layer = layer_class(**kwargs, **extra_kwargs)
+    layer.build(input_shape)
+    return layer
+
+
+def weights(layer):
+    return {w.name: testing.numpy(w) for w in layer.weights}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_kernel_and_seeded_bias_without_context_are_stock(name):
+    # The bias initializer does not opt in; every weight is stock.
+    def seeded():
+        return build(
+            name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+            bias_initializer=keras.initializers.RandomNormal(seed=3),
+        )
+
+    stock = weights(seeded())
+    with keras_fans.patched():
+        patched = weights(seeded())
+    assert patched.keys() == stock.keys()
+    for weight_name, value in stock.items():
+        np.testing.assert_array_equal(patched[weight_name], value)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_default_bias_is_still_zeros(name):
+    with keras_fans.patched():
+        bias = testing.numpy(build(name).bias)
+    np.testing.assert_array_equal(bias, np.zeros_like(bias))
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_seeded_bias_is_deterministic(name):
+    with keras_fans.patched():
+        first, second = (
+            testing.numpy(
+                build(
+                    name, bias_initializer=keras.initializers.HeUniform(4)
+                ).bias
+            )
+            for _ in range(2)
+        )
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_custom_initializers_are_called_as_before(name):
+    calls = []
+
+    def plain(shape, dtype=None):
+        calls.append(("plain", tuple(shape), dtype))
+        return keras.ops.zeros(shape, dtype=dtype)
+
+    class ThirdParty:
+        def __call__(self, shape, dtype=None, **kwargs):
+            calls.append(("third_party", tuple(shape), dtype, kwargs))
+            return keras.ops.zeros(shape, dtype=dtype)
+
+    third_party = ThirdParty()
+    with keras_fans.patched():
+        layer = build(name, bias_initializer=plain)
+        assert layer.bias_initializer is plain
+        layer = build(name, bias_initializer=third_party)
+        assert layer.bias_initializer is third_party
+    assert {call[0] for call in calls} == {"plain", "third_party"}
+    for call in calls:
+        assert call[2] == "float32"
+        assert call[3:] in ((), ({},))
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_config_and_serialization_are_untouched(name):
+    initializer = keras.initializers.HeUniform(seed=1)
+    serialized = keras.initializers.serialize(initializer)
+    stock = build(name, name="probe", bias_initializer=initializer)
+    with keras_fans.patched():
+        layer = build(name, name="probe", bias_initializer=initializer)
+        assert layer.bias_initializer is initializer
+        assert keras.initializers.serialize(initializer) == serialized
+        config = layer.get_config()
+        restored = type(layer).from_config(config)
+        assert restored.get_config() == config
+    assert config == stock.get_config()
+
+
+def test_deferred_initialization_keeps_the_fan_context():
+    def deferred():
+        with keras.StatelessScope():
+            layer = build(
+                "Dense", bias_initializer=keras.initializers.HeUniform(5)
+            )
+        keras.src.backend.common.variables.initialize_all_variables()
+        return testing.numpy(layer.bias)
+
+    with keras_fans.patched():
+        eager = testing.numpy(
+            build(
+                "Dense", bias_initializer=keras.initializers.HeUniform(5)
+            ).bias
+        )
+        np.testing.assert_array_equal(deferred(), eager)
+    testing.check_variance_scaling_draw(eager, "uniform", 2.0 / 16)
+
+
+def test_fan_context_needs_creation_and_build_while_patched():
+    def he_bias(layer):
+        layer.build((1, 16))
+        return testing.numpy(layer.bias)
+
+    def he_dense():
+        return keras.layers.Dense(64, bias_initializer="he_uniform")
+
+    created_before = he_dense()
+    with keras_fans.patched():
+        created_inside = he_dense()
+        inside = he_bias(he_dense())
+        before = he_bias(created_before)
+    after = he_bias(created_inside)
+    testing.check_variance_scaling_draw(inside, "uniform", 2.0 / 16)
+    for stock in (before, after):
+        testing.check_variance_scaling_draw(stock, "uniform", 2.0 / 64)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the whole suite once per Keras backend, each in its own process
+# (KERAS_BACKEND is read when Keras is imported).
+# Usage: shell/test.sh [backend ...] [-- pytest args]
+# Fails if any backend fails or runs no test (pytest exit code 5).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+python=$(bash shell/setup.sh) || exit 1
+
+backends=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do backends+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+[ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax torch)
+
+status=0
+summary=()
+for backend in "${backends[@]}"; do
+  echo "=== KERAS_BACKEND=$backend"
+  log=$(mktemp)
+  KERAS_BACKEND=$backend "$python" -m pytest -q -p no:randomly \
+    keras_fans integration_tests "$@" 2>&1 | tee "$log"
+  code=${PIPESTATUS[0]}
+  result=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$log" | tail -n 1 | tr -d '=')
+  rm -f "$log"
+  if [ "$code" -eq 5 ]; then
+    result="no tests ran"
+  fi
+  summary+=("$backend: exit $code, $result")
+  [ "$code" -eq 0 ] || status=1
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+exit $status
