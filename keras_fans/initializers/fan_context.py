@@ -5,6 +5,7 @@ call `with_fans(self.bias_initializer, fan_in, fan_out)` for the
 `initializer=` of `add_weight`.
 """
 
+import functools
 import inspect
 
 from keras.src import initializers
@@ -17,8 +18,16 @@ def _accepts_fans(initializer):
     or one that swallows `**kwargs`, is never handed keywords it did not ask
     for.
     """
+    if isinstance(initializer, initializers.Initializer):
+        # Decided by the class's `__call__`: cached, layers ask often.
+        return _declares_fans(type(initializer).__call__)
+    return _declares_fans.__wrapped__(initializer)
+
+
+@functools.lru_cache(maxsize=None)
+def _declares_fans(function):
     try:
-        parameters = inspect.signature(initializer).parameters
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):  # No signature, e.g. some builtins.
         return False
     return "fan_in" in parameters and "fan_out" in parameters

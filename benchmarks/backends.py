@@ -1,0 +1,27 @@
+"""Runs a benchmark's worker once per Keras backend, each in its own process
+(KERAS_BACKEND is read when Keras is imported)."""
+
+import json
+import os
+import subprocess
+import sys
+
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def run_workers(module, arguments, backends):
+    """Runs `python -m module --worker --backend=B *arguments` for each
+    backend `B`; returns the rows each worker printed as JSON on its last
+    line of output, concatenated."""
+    rows = []
+    for backend in backends:
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--worker", f"--backend={backend}"]
+            + arguments,
+            env={**os.environ, "KERAS_BACKEND": backend},
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        rows += json.loads(result.stdout.strip().splitlines()[-1])
+    return rows

@@ -1,0 +1,385 @@
+"""The sine-wave experiment: stock Keras vs keras_fans vs native PyTorch.
+
+A shallow MLP (one hidden ReLU layer of width w, one linear output) learns
+y = sin(2 pi x) on 256 evenly spaced points of [-1, 1]. Every variant draws
+its kernels from VarianceScaling(1/3, "fan_in", "uniform") (PyTorch's
+nn.Linear weight default), so only the bias differs:
+
+- zeros: Keras's default bias;
+- stock: the bias initializer (by default that same VarianceScaling) in
+  stock Keras, which scales it by the bias vector's length;
+- patched: the same initializer under keras_fans.patch();
+- pytorch: torch.nn.Linear's own defaults, trained in a plain PyTorch loop.
+
+All variants see the same batches in the same order (one data seed); the
+seeds vary the initialization. The seeds of one cell train side by side as
+independent branches of one Keras model, whose loss is the sum of the
+branches' losses: each parameter's gradient is its own branch's, and Adam
+is per parameter, so this is training each network on its own, batched.
+
+Usage: python -m benchmarks.sine_wave [--backend all|tensorflow|jax|torch]
+"""
+
+import argparse
+import csv
+import json
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import backends as backends_lib
+
+KERAS_VARIANTS = ("zeros", "stock", "patched")
+VARIANTS = KERAS_VARIANTS + ("pytorch",)
+BIAS_INITIALIZERS = (
+    "pytorch_uniform",
+    "he_uniform",
+    "he_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "lecun_uniform",
+    "lecun_normal",
+)
+COLUMNS = (
+    "backend",
+    "width",
+    "variant",
+    "median_mse",
+    "iqr_mse",
+    "breakpoints_in_range",
+    "rank",
+    "seconds",
+)
+DEFAULT = {"widths": [16, 64, 256, 1024], "seeds": 5}
+FULL = {"widths": [4, 16, 64, 256, 1024, 4096], "seeds": 10}
+POINTS = 256
+DATA_SEED = 1234
+
+
+def data():
+    x = np.linspace(-1.0, 1.0, POINTS, dtype="float32")[:, None]
+    return x, np.sin(2 * np.pi * x).astype("float32")
+
+
+def batch_order(args):
+    """The sample order of all epochs, one shuffle per epoch."""
+    rng = np.random.default_rng(DATA_SEED)
+    return np.concatenate([rng.permutation(POINTS) for _ in range(args.epochs)])
+
+
+def diagnose(kernel, bias, x):
+    """Hidden units whose ReLU breakpoint -b/w lies in [-1, 1], and the
+    numerical rank of the hidden activations over the points."""
+    kernel, bias = np.ravel(kernel), np.ravel(bias)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        breakpoints = -bias / kernel
+    in_range = int(np.sum(np.abs(breakpoints) <= 1.0))
+    activations = np.maximum(x @ kernel[None, :] + bias, 0.0)
+    return in_range, int(np.linalg.matrix_rank(activations))
+
+
+def summarize(backend, width, variant, mses, diagnostics, seconds):
+    q1, median, q3 = np.percentile(mses, [25, 50, 75])
+    in_range, rank = np.median(np.array(diagnostics), axis=0)
+    return {
+        "backend": backend,
+        "width": width,
+        "variant": variant,
+        "median_mse": float(median),
+        "iqr_mse": float(q3 - q1),
+        "breakpoints_in_range": float(in_range),
+        "rank": float(rank),
+        "seconds": round(seconds, 2),
+    }
+
+
+def bias_initializer(args):
+    import keras
+
+    if args.bias_initializer == "pytorch_uniform":
+        return pytorch_uniform()
+    return keras.initializers.get(args.bias_initializer)
+
+
+def pytorch_uniform(seed=None):
+    """U(+-1/sqrt(fan_in)): PyTorch's nn.Linear default."""
+    import keras
+
+    return keras.initializers.VarianceScaling(
+        scale=1 / 3, mode="fan_in", distribution="uniform", seed=seed
+    )
+
+
+def keras_cell(args, width, variant, seeds):
+    """Trains one network per seed, side by side; returns per-seed MSEs and
+    initial diagnostics."""
+    import keras
+
+    import keras_fans
+
+    x, y = data()
+    order = batch_order(args)
+
+    def bias(seed):
+        if variant == "zeros":
+            return "zeros"
+        config = keras.initializers.serialize(bias_initializer(args))
+        config["config"]["seed"] = seed
+        return keras.initializers.deserialize(config)
+
+    def branch(inputs, seed):
+        """Distinct seeds for each weight: equal seeds draw equal values."""
+        hidden = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=pytorch_uniform(4 * seed),
+            bias_initializer=bias(4 * seed + 1),
+        )
+        output = keras.layers.Dense(
+            1,
+            kernel_initializer=pytorch_uniform(4 * seed + 2),
+            bias_initializer=bias(4 * seed + 3),
+        )
+        return hidden, output(hidden(inputs))
+
+    patching = keras_fans.patched if variant == "patched" else nullcontext
+    with patching():
+        inputs = keras.Input((1,))
+        branches = [branch(inputs, seed) for seed in seeds]
+    hidden_layers = [hidden for hidden, _ in branches]
+    model = keras.Model(
+        inputs, keras.layers.Concatenate()([out for _, out in branches])
+    )
+    diagnostics = [
+        diagnose(*(keras.ops.convert_to_numpy(w) for w in h.weights), x)
+        for h in hidden_layers
+    ]
+
+    def summed_mse(y_true, y_pred):
+        return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=args.learning_rate, epsilon=args.epsilon
+        ),
+        loss=summed_mse,
+    )
+    targets = np.repeat(y, len(seeds), axis=1)
+    model.fit(
+        x[order],
+        targets[order],
+        batch_size=args.batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    predictions = keras.ops.convert_to_numpy(model(x))
+    mses = np.mean((predictions - y) ** 2, axis=0)
+    return mses, diagnostics
+
+
+def pytorch_cell(args, width, seeds):
+    """Native torch.nn.Linear defaults and torch.optim.Adam, no Keras."""
+    import torch
+
+    torch.set_num_threads(1)
+    x, y = data()
+    order = batch_order(args)
+    mses, diagnostics = [], []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        hidden, output = torch.nn.Linear(1, width), torch.nn.Linear(width, 1)
+        model = torch.nn.Sequential(hidden, torch.nn.ReLU(), output)
+        diagnostics.append(
+            diagnose(
+                hidden.weight.detach().numpy(), hidden.bias.detach().numpy(), x
+            )
+        )
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=args.learning_rate, eps=args.epsilon
+        )
+        xs, ys = torch.from_numpy(x[order]), torch.from_numpy(y[order])
+        for start in range(0, len(order), args.batch_size):
+            stop = start + args.batch_size
+            optimizer.zero_grad()
+            loss = torch.mean((model(xs[start:stop]) - ys[start:stop]) ** 2)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            prediction = model(torch.from_numpy(x)).numpy()
+        mses.append(float(np.mean((prediction - y) ** 2)))
+    return np.array(mses), diagnostics
+
+
+def run_worker(args):
+    """Runs every cell of one backend (or native PyTorch) in this process."""
+    seeds = list(range(args.seeds))
+    variants = ("pytorch",) if args.backend == "native" else KERAS_VARIANTS
+    cells = [(w, v) for w in args.widths for v in variants]
+    rows = []
+    for done, (width, variant) in enumerate(cells):
+        progress(args.backend, done, len(cells), f"width={width} {variant}")
+        start = time.perf_counter()
+        if variant == "pytorch":
+            mses, diagnostics = pytorch_cell(args, width, seeds)
+        else:
+            mses, diagnostics = keras_cell(args, width, variant, seeds)
+        seconds = time.perf_counter() - start
+        rows.append(
+            summarize(args.backend, width, variant, mses, diagnostics, seconds)
+        )
+    progress(args.backend, len(cells), len(cells), "done")
+    print(json.dumps(rows))
+
+
+def progress(name, done, total, what):
+    bar = "#" * round(20 * done / total)
+    print(
+        f"\r{name:>10} [{bar:<20}] {done}/{total} {what:<24}",
+        end="\n" if done == total else "",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def run_all(args, backends):
+    return backends_lib.run_workers(
+        "benchmarks.sine_wave", worker_arguments(args), backends + ["native"]
+    )
+
+
+def worker_arguments(args):
+    return [
+        f"--epochs={args.epochs}",
+        f"--batch-size={args.batch_size}",
+        f"--learning-rate={args.learning_rate}",
+        f"--epsilon={args.epsilon}",
+        f"--seeds={args.seeds}",
+        f"--bias-initializer={args.bias_initializer}",
+        "--widths",
+        *map(str, args.widths),
+    ]
+
+
+def print_table(rows):
+    header = (
+        f"{'backend':<11}{'width':>6}  {'variant':<8}{'median MSE':>11}"
+        f"{'IQR':>10}{'breakpts':>10}{'rank':>6}{'seconds':>9}"
+    )
+    print(header)
+    for row in rows:
+        print(
+            f"{row['backend']:<11}{row['width']:>6}  {row['variant']:<8}"
+            f"{row['median_mse']:>11.2e}{row['iqr_mse']:>10.1e}"
+            f"{row['breakpoints_in_range']:>10.0f}{row['rank']:>6.0f}"
+            f"{row['seconds']:>9.1f}"
+        )
+
+
+def write_csv(rows, path):
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(rows, backends, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(
+        1, len(backends), figsize=(5 * len(backends), 4), sharey=True
+    )
+    for axis, backend in zip(np.atleast_1d(axes), backends):
+        for variant in VARIANTS:
+            source = "native" if variant == "pytorch" else backend
+            cells = [
+                r
+                for r in rows
+                if r["backend"] == source and r["variant"] == variant
+            ]
+            axis.plot(
+                [r["width"] for r in cells],
+                [r["median_mse"] for r in cells],
+                marker="o",
+                label=variant,
+            )
+        axis.set(xscale="log", yscale="log", title=f"Keras on {backend}")
+        axis.set_xlabel("hidden width")
+        axis.grid(True, which="both", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("final MSE (median over seeds)")
+    np.atleast_1d(axes)[0].legend()
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--backend",
+        default="all",
+        choices=("all", "native") + backends_lib.KERAS_BACKENDS,
+    )
+    parser.add_argument("--full", action="store_true", help=f"{FULL}")
+    parser.add_argument("--widths", type=int, nargs="+")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--epsilon",
+        type=float,
+        default=1e-7,
+        help="Adam's epsilon, set in both Keras and PyTorch",
+    )
+    parser.add_argument(
+        "--bias-initializer",
+        default="pytorch_uniform",
+        choices=BIAS_INITIALIZERS,
+    )
+    parser.add_argument("--out", default="results", help="folder for CSV, PNG")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    size = FULL if args.full else DEFAULT
+    args.widths = args.widths or size["widths"]
+    args.seeds = args.seeds or size["seeds"]
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.worker:
+        return run_worker(args)
+    backends = (
+        list(backends_lib.KERAS_BACKENDS)
+        if args.backend == "all"
+        else [args.backend]
+    )
+    configuration = (
+        f"widths={args.widths} seeds={args.seeds} epochs={args.epochs} "
+        f"batch={args.batch_size} Adam(lr={args.learning_rate}, "
+        f"epsilon={args.epsilon}) bias={args.bias_initializer} "
+        f"points={POINTS} data_seed={DATA_SEED}"
+    )
+    print(f"sine-wave experiment: {configuration}", flush=True)
+    start = time.perf_counter()
+    rows = run_all(args, backends)
+    print_table(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "sine_wave.csv")
+    plot(rows, backends, out / "sine_wave.png", configuration)
+    print(
+        f"wrote {out / 'sine_wave.csv'} and {out / 'sine_wave.png'} "
+        f"in {time.perf_counter() - start:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
