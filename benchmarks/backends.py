@@ -1,6 +1,7 @@
 """Runs a benchmark's worker once per Keras backend, each in its own process
 (KERAS_BACKEND is read when Keras is imported)."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -25,3 +26,18 @@ def run_workers(module, arguments, backends):
         )
         rows += json.loads(result.stdout.strip().splitlines()[-1])
     return rows
+
+
+def add_arguments(parser, extra_backends=()):
+    """`--backend` (a name, or "all") and the hidden `--worker` flag."""
+    parser.add_argument(
+        "--backend",
+        default="all",
+        choices=("all", *extra_backends, *KERAS_BACKENDS),
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+
+
+def selected(backend):
+    """The backends `--backend` names."""
+    return list(KERAS_BACKENDS) if backend == "all" else [backend]

@@ -113,24 +113,15 @@ def run_worker(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--backend",
-        default="all",
-        choices=("all",) + backends_lib.KERAS_BACKENDS,
-    )
+    backends_lib.add_arguments(parser)
     parser.add_argument("--dense-depth", type=int, default=200)
     parser.add_argument("--conv-depth", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return run_worker(args)
-    backends = (
-        list(backends_lib.KERAS_BACKENDS)
-        if args.backend == "all"
-        else [args.backend]
-    )
+    backends = backends_lib.selected(args.backend)
     print(
         f"overhead benchmark: dense_depth={args.dense_depth} "
         f"conv_depth={args.conv_depth} repeats={args.repeats} "

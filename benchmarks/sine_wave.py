@@ -321,11 +321,7 @@ def plot(rows, backends, path, title):
 
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--backend",
-        default="all",
-        choices=("all", "native") + backends_lib.KERAS_BACKENDS,
-    )
+    backends_lib.add_arguments(parser, extra_backends=("native",))
     parser.add_argument("--full", action="store_true", help=f"{FULL}")
     parser.add_argument("--widths", type=int, nargs="+")
     parser.add_argument("--seeds", type=int)
@@ -344,7 +340,6 @@ def parse(argv):
         choices=BIAS_INITIALIZERS,
     )
     parser.add_argument("--out", default="results", help="folder for CSV, PNG")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     size = FULL if args.full else DEFAULT
     args.widths = args.widths or size["widths"]
@@ -356,11 +351,7 @@ def main(argv=None):
     args = parse(argv)
     if args.worker:
         return run_worker(args)
-    backends = (
-        list(backends_lib.KERAS_BACKENDS)
-        if args.backend == "all"
-        else [args.backend]
-    )
+    backends = backends_lib.selected(args.backend)
     configuration = (
         f"widths={args.widths} seeds={args.seeds} epochs={args.epochs} "
         f"batch={args.batch_size} Adam(lr={args.learning_rate}, "
