@@ -96,15 +96,7 @@ def summarize(backend, width, variant, mses, diagnostics, seconds):
     }
 
 
-def bias_initializer(args):
-    import keras
-
-    if args.bias_initializer == "pytorch_uniform":
-        return pytorch_uniform()
-    return keras.initializers.get(args.bias_initializer)
-
-
-def pytorch_uniform(seed=None):
+def pytorch_uniform(seed):
     """U(+-1/sqrt(fan_in)): PyTorch's nn.Linear default."""
     import keras
 
@@ -126,9 +118,11 @@ def keras_cell(args, width, variant, seeds):
     def bias(seed):
         if variant == "zeros":
             return "zeros"
-        config = keras.initializers.serialize(bias_initializer(args))
-        config["config"]["seed"] = seed
-        return keras.initializers.deserialize(config)
+        if args.bias_initializer == "pytorch_uniform":
+            return pytorch_uniform(seed)
+        return keras.initializers.get(
+            {"class_name": args.bias_initializer, "config": {"seed": seed}}
+        )
 
     def branch(inputs, seed):
         """Distinct seeds for each weight: equal seeds draw equal values."""
@@ -149,13 +143,16 @@ def keras_cell(args, width, variant, seeds):
     with patching():
         inputs = keras.Input((1,))
         branches = [branch(inputs, seed) for seed in seeds]
-    hidden_layers = [hidden for hidden, _ in branches]
     model = keras.Model(
         inputs, keras.layers.Concatenate()([out for _, out in branches])
     )
     diagnostics = [
-        diagnose(*(keras.ops.convert_to_numpy(w) for w in h.weights), x)
-        for h in hidden_layers
+        diagnose(
+            keras.ops.convert_to_numpy(hidden.kernel),
+            keras.ops.convert_to_numpy(hidden.bias),
+            x,
+        )
+        for hidden, _ in branches
     ]
 
     def summed_mse(y_true, y_pred):

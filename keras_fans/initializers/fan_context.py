@@ -20,17 +20,19 @@ def _accepts_fans(initializer):
     """
     if isinstance(initializer, initializers.Initializer):
         # Decided by the class's `__call__`: cached, layers ask often.
-        return _declares_fans(type(initializer).__call__)
-    return _declares_fans.__wrapped__(initializer)
+        return _call_declares_fans(type(initializer).__call__)
+    return _declares_fans(initializer)
 
 
-@functools.lru_cache(maxsize=None)
 def _declares_fans(function):
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):  # No signature, e.g. some builtins.
         return False
     return "fan_in" in parameters and "fan_out" in parameters
+
+
+_call_declares_fans = functools.lru_cache(maxsize=None)(_declares_fans)
 
 
 class _WithFans:

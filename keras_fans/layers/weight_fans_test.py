@@ -34,7 +34,7 @@ def weights(layer):
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_kernel_and_seeded_bias_without_context_are_stock(name):
-    # The bias initializer does not opt in; every weight is stock.
+    # RandomNormal accepts and ignores the fan context: every weight is stock.
     def seeded():
         return build(
             name,
