@@ -13,6 +13,7 @@ from packaging.specifiers import SpecifierSet
 from keras_fans.initializers import random_initializers
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
+from keras_fans.layers import rnn
 from keras_fans.layers import weight_fans
 
 # The Keras releases whose internals the patch was written against; the
@@ -22,6 +23,8 @@ SUPPORTED_KERAS = ">=3.15.0,<3.16"
 _lock = threading.Lock()
 # `(owner, attribute, stock object)` for each replacement while patched.
 _originals = []
+# The options of the `patch()` in effect, while patched.
+_options = {}
 
 
 def _check_keras_version(version):
@@ -33,23 +36,45 @@ def _check_keras_version(version):
         )
 
 
-def _replacements():
-    rules = core.RULES + convolutional.RULES
-    return random_initializers.REPLACEMENTS + weight_fans.replacements(rules)
+def _rules(depthwise_kernels):
+    """Every layer's `FanRule`s: biases, and the depthwise kernels if asked."""
+    rules = core.RULES + convolutional.RULES + rnn.RULES
+    if depthwise_kernels:
+        rules += convolutional.DEPTHWISE_KERNEL_RULES
+    return rules
 
 
-def patch():
+def _replacements(depthwise_kernels=True):
+    return random_initializers.REPLACEMENTS + weight_fans.replacements(
+        _rules(depthwise_kernels)
+    )
+
+
+def patch(depthwise_kernels=True):
     """Makes Keras hand every layer's bias initializer its fan context.
 
     Idempotent. The change is process-wide: every thread sees it.
+
+    Args:
+        depthwise_kernels: Whether DepthwiseConv kernels and SeparableConv
+            depthwise kernels get the fans of one channel's filter
+            (keras-team/keras#11773). This changes their default
+            (Glorot uniform) values; `False` keeps them stock.
     """
+    options = {"depthwise_kernels": depthwise_kernels}
     with _lock:
         if _originals:
+            if options != _options:
+                raise RuntimeError(
+                    f"keras_fans is already patched with {_options}; call "
+                    f"unpatch() before patching with {options}."
+                )
             return
         _check_keras_version(keras.version())
-        for owner, name, replacement in _replacements():
+        for owner, name, replacement in _replacements(**options):
             _originals.append((owner, name, vars(owner)[name]))
             setattr(owner, name, replacement)
+        _options.update(options)
 
 
 def unpatch():
@@ -58,6 +83,7 @@ def unpatch():
         while _originals:
             owner, name, original = _originals.pop()
             setattr(owner, name, original)
+        _options.clear()
 
 
 def is_patched():
@@ -66,10 +92,10 @@ def is_patched():
 
 
 @contextlib.contextmanager
-def patched():
-    """Context manager: patched inside; on exit, as it was on entry."""
+def patched(depthwise_kernels=True):
+    """Context manager: `patch(...)` inside; on exit, as it was on entry."""
     was_patched = is_patched()
-    patch()
+    patch(depthwise_kernels=depthwise_kernels)
     try:
         yield
     finally:

@@ -78,3 +78,17 @@ def test_pyproject_declares_the_supported_range():
         "dependencies"
     ]
     assert f"keras{patching.SUPPORTED_KERAS}" in dependencies
+
+
+def test_patching_again_with_other_options_is_refused():
+    keras_fans.patch(depthwise_kernels=False)
+    keras_fans.patch(depthwise_kernels=False)
+    with pytest.raises(RuntimeError, match="depthwise_kernels"):
+        keras_fans.patch()
+    with pytest.raises(RuntimeError, match="unpatch"):
+        with keras_fans.patched():
+            pass
+    assert keras_fans.is_patched()
+    keras_fans.unpatch()
+    with keras_fans.patched():
+        assert keras_fans.is_patched()

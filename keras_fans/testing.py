@@ -96,26 +96,40 @@ def check_variance_scaling_draw(values, distribution, variance):
         )
 
 
-def check_bias_fans(make_layer, shapes, fans, mode, distribution):
+def check_bias_fans(
+    make_layer,
+    shapes,
+    fans,
+    mode="fan_in",
+    distribution="uniform",
+    scale=2.0,
+    get_bias=lambda layer: layer.bias,
+):
     """Asserts a patched build draws the bias with the layer's `fans`.
 
-    `make_layer(bias_initializer)` makes the layer; `shapes` build it. The
-    bias initializer is `VarianceScaling(scale=2.0, mode, distribution)`, so
-    the bias must have variance `2 / fan`, `fan` chosen from `fans` by
-    `mode`. The same check must fail on the stock build.
+    `make_layer(bias_initializer)` makes the layer; `shapes` build it;
+    `get_bias(layer)` is the part of the bias to check. The bias initializer
+    is `VarianceScaling(scale, mode, distribution)`, so the bias must have
+    variance `scale / fan`, `fan` chosen from `fans` by `mode`. The same
+    check must fail on the stock build.
     """
     fan_in, fan_out = fans
-    fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": sum(fans) / 2}
-    variance = 2.0 / fan[mode]
+    if mode == "fan_in":
+        fan = fan_in
+    elif mode == "fan_out":
+        fan = fan_out
+    else:
+        fan = (fan_in + fan_out) / 2
+    variance = scale / fan
 
     def build_bias():
         layer = make_layer(
             keras.initializers.VarianceScaling(
-                scale=2.0, mode=mode, distribution=distribution, seed=7
+                scale=scale, mode=mode, distribution=distribution, seed=7
             )
         )
         layer.build(*shapes)
-        return layer.bias
+        return get_bias(layer)
 
     stock = build_bias()
     with pytest.raises(AssertionError):

@@ -1,6 +1,8 @@
 import keras
+import numpy as np
 import pytest
 
+import keras_fans
 from keras_fans import testing
 
 
@@ -25,8 +27,73 @@ from keras_fans import testing
             (1, 3, 5, 5, 5),
             [((4,), 24, 32)],
         ),
+        # The kernel's own fans, as Keras computes them for
+        # (*kernel_size, filters, in): (prod(k) * filters, prod(k) * in).
+        (
+            keras.layers.Conv1DTranspose,
+            {"filters": 6, "kernel_size": 3},
+            (1, 9, 4),
+            [((6,), 18, 12)],
+        ),
+        (
+            keras.layers.Conv2DTranspose,
+            {
+                "filters": 4,
+                "kernel_size": (2, 3),
+                "data_format": "channels_first",
+            },
+            (1, 5, 6, 6),
+            [((4,), 24, 30)],
+        ),
+        (
+            keras.layers.Conv3DTranspose,
+            {"filters": 2, "kernel_size": 2, "strides": 2},
+            (1, 3, 3, 3, 3),
+            [((2,), 16, 24)],
+        ),
+        # One channel's filter: (prod(k), prod(k) * depth_multiplier), for
+        # the depthwise kernel and the bias alike.
+        (
+            keras.layers.DepthwiseConv2D,
+            {
+                "kernel_size": 3,
+                "depth_multiplier": 2,
+                "depthwise_initializer": testing.FanRecorder(),
+            },
+            (1, 5, 5, 4),
+            [((3, 3, 4, 2), 9, 18), ((8,), 9, 18)],
+        ),
+        (
+            keras.layers.DepthwiseConv1D,
+            {"kernel_size": 5},
+            (1, 9, 3),
+            [((3,), 5, 5)],
+        ),
+        # The bias follows the pointwise kernel (in * multiplier, filters);
+        # the pointwise kernel's own shape already gives its fans.
+        (
+            keras.layers.SeparableConv2D,
+            {
+                "filters": 6,
+                "kernel_size": 3,
+                "depth_multiplier": 2,
+                "depthwise_initializer": testing.FanRecorder(),
+            },
+            (1, 5, 5, 4),
+            [((3, 3, 4, 2), 9, 18), ((6,), 8, 6)],
+        ),
+        (
+            keras.layers.SeparableConv1D,
+            {
+                "filters": 6,
+                "kernel_size": 3,
+                "pointwise_initializer": testing.FanRecorder(),
+            },
+            (1, 9, 4),
+            [((1, 4, 6), None, None), ((6,), 4, 6)],
+        ),
     ],
-    ids=["Conv1D", "Conv2D-groups", "Conv3D-channels_first"],
+    ids=lambda value: getattr(value, "__name__", None),
 )
 def test_conv_bias_fans(layer_class, kwargs, input_shape, expected):
     def make_layer():
@@ -50,3 +117,76 @@ def test_wide_conv_bias_is_drawn_with_layer_fans(mode, distribution):
     testing.check_bias_fans(
         wide_conv2d, [(1, 5, 5, 16)], (72, 18432), mode, distribution
     )
+
+
+def test_depthwise_kernels_can_stay_stock():
+    def make_layer():
+        return keras.layers.DepthwiseConv2D(
+            3,
+            depthwise_initializer=testing.FanRecorder(),
+            bias_initializer=testing.FanRecorder(),
+        )
+
+    testing.FanRecorder.recorded()
+    with keras_fans.patched(depthwise_kernels=False):
+        make_layer().build((1, 5, 5, 4))
+    assert testing.FanRecorder.recorded() == [
+        ((3, 3, 4, 1), None, None),
+        ((4,), 9, 9),
+    ]
+
+
+def wide_depthwise_kernel():
+    layer = keras.layers.DepthwiseConv2D(
+        3, depthwise_initializer=keras.initializers.GlorotUniform(seed=5)
+    )
+    layer.build((1, 5, 5, 4096))
+    return testing.numpy(layer.kernel)
+
+
+def test_depthwise_kernel_is_drawn_with_one_channels_fans():
+    # Glorot: variance 2 / (fan_in + fan_out) = 2 / (9 + 9), not the stock
+    # 2 / (9 * 4096 + 9).
+    variance = 2 / 18
+    stock = wide_depthwise_kernel()
+    with pytest.raises(AssertionError):
+        testing.check_variance_scaling_draw(stock, "uniform", variance)
+    with keras_fans.patched(depthwise_kernels=False):
+        np.testing.assert_array_equal(wide_depthwise_kernel(), stock)
+    with keras_fans.patched():
+        patched = wide_depthwise_kernel()
+    testing.check_variance_scaling_draw(patched, "uniform", variance)
+
+
+# Wide layers whose bias size differs from their fan_in: the bias must be
+# U(+-1/sqrt(fan_in)) under VarianceScaling(1/3, "fan_in", "uniform");
+# stock Keras draws U(+-1/sqrt(bias size)).
+WIDE = {
+    "Conv1DTranspose": (
+        lambda init: keras.layers.Conv1DTranspose(
+            2048, 3, bias_initializer=init
+        ),
+        (1, 4, 4),
+        (3 * 2048, 3 * 4),
+    ),
+    "DepthwiseConv2D": (
+        lambda init: keras.layers.DepthwiseConv2D(
+            3, depth_multiplier=64, bias_initializer=init
+        ),
+        (1, 4, 4, 32),
+        (9, 9 * 64),
+    ),
+    "SeparableConv2D": (
+        lambda init: keras.layers.SeparableConv2D(
+            2048, 3, depth_multiplier=2, bias_initializer=init
+        ),
+        (1, 4, 4, 8),
+        (16, 2048),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WIDE)
+def test_wide_bias_bound_is_one_over_sqrt_fan_in(name):
+    make_layer, input_shape, fans = WIDE[name]
+    testing.check_bias_fans(make_layer, [input_shape], fans, scale=1 / 3)

@@ -8,6 +8,7 @@ from keras.src.layers.core import einsum_dense
 from keras.src.layers.core.dense import Dense
 
 from keras_fans.initializers.random_initializers import compute_fans
+from keras_fans.layers.weight_fans import FanRule
 
 
 def _dense_bias_fans(layer, input_shape):
@@ -29,6 +30,6 @@ def _einsum_dense_bias_fans(layer, input_shape):
 
 
 RULES = (
-    (Dense, "bias", _dense_bias_fans),
-    (einsum_dense.EinsumDense, "bias", _einsum_dense_bias_fans),
+    FanRule(Dense, "bias", _dense_bias_fans),
+    FanRule(einsum_dense.EinsumDense, "bias", _einsum_dense_bias_fans),
 )

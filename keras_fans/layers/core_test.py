@@ -1,6 +1,8 @@
 import keras
+import numpy as np
 import pytest
 
+import keras_fans
 from keras_fans import testing
 
 
@@ -48,6 +50,59 @@ def test_multi_head_attention_bias_fans():
         ((2, 3), 7, 6),
         ((5,), 6, 5),
     ]
+
+
+def test_grouped_query_attention_bias_fans():
+    def make_layer():
+        return keras.layers.GroupQueryAttention(
+            head_dim=3,
+            num_query_heads=4,
+            num_key_value_heads=2,
+            bias_initializer=testing.FanRecorder(),
+        )
+
+    # key and value (2 heads), query (4 heads), then the output projection.
+    assert testing.recorded_fans(make_layer, (1, 4, 5), (1, 6, 5)) == [
+        ((2, 3), 5, 6),
+        ((4, 3), 5, 12),
+        ((5,), 12, 5),
+    ]
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda **kwargs: keras.layers.MultiHeadAttention(2, 8, **kwargs),
+        lambda **kwargs: keras.layers.GroupQueryAttention(8, 4, 2, **kwargs),
+    ],
+    ids=["MultiHeadAttention", "GroupedQueryAttention"],
+)
+def test_attention_clones_keep_their_seeds(make_layer):
+    """The sublayers' initializers are clones that keep the seed: a seeded
+    attention layer draws the same weights twice, and its kernels are
+    stock."""
+
+    def weights():
+        layer = make_layer(
+            kernel_initializer=keras.initializers.GlorotUniform(seed=1),
+            bias_initializer=keras.initializers.HeUniform(seed=2),
+        )
+        layer.build((1, 4, 16), (1, 4, 16))
+        return {
+            w.path.split("/", 1)[1]: testing.numpy(w) for w in layer.weights
+        }
+
+    stock = weights()
+    with keras_fans.patched():
+        first, second = weights(), weights()
+    assert first.keys() == stock.keys()
+    for path in first:
+        np.testing.assert_array_equal(first[path], second[path])
+        if path.endswith("kernel"):
+            np.testing.assert_array_equal(first[path], stock[path])
+    testing.check_variance_scaling_draw(
+        first["query/bias"], "uniform", 2.0 / 16
+    )
 
 
 DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")

@@ -8,10 +8,10 @@ patched:
 - the `build` of each layer class that has fan rules records, on a
   thread-local stack, the layer, its input shape and its rules;
 - `Layer.add_weight` looks up the rule for the weight being added by the
-  layer being built and wraps its initializer with `with_fans`.
+  layer being built and hands its initializer the rule's fans.
 
-A fan rule is `rule(layer, input_shape) -> (fan_in, fan_out)`, evaluated
-only when the weight is added, so the stock `build` has validated the shape.
+A `FanRule`'s fans are evaluated only when the weight is added, so the
+stock `build` has validated the shape first.
 Keras binds `build` when a layer is created, so a layer gets its fan context
 when it is created and built while patched.
 """
@@ -19,12 +19,34 @@ when it is created and built while patched.
 import functools
 import inspect
 import threading
+from typing import Callable
+from typing import NamedTuple
 
 from keras.src.layers.layer import Layer
 
 from keras_fans.initializers.fan_context import with_fans
 
 _stock_add_weight = vars(Layer)["add_weight"]
+
+
+def _hand_fans(layer, initializer, fans):
+    return with_fans(initializer, *fans)
+
+
+class FanRule(NamedTuple):
+    """How `layer_class.build` hands the weight `weight_name` its fans.
+
+    `fans(layer, input_shape) -> (fan_in, fan_out)`;
+    `apply(layer, initializer, fans)` returns the initializer to use instead
+    of the one `build` passed to `add_weight` (default: `with_fans`).
+    """
+
+    layer_class: type
+    weight_name: str
+    fans: Callable
+    apply: Callable = _hand_fans
+
+
 _local = threading.local()
 
 
@@ -36,7 +58,7 @@ def _builds():
 
 
 def _build_with_fans(build, rules):
-    """Wraps `build` to record `rules` (weight name -> fan rule)."""
+    """Wraps `build` to record `rules` (weight name -> `FanRule`)."""
     signature = inspect.signature(build)
 
     @functools.wraps(build)
@@ -59,8 +81,8 @@ def _add_weight(self, *args, **kwargs):
         if layer is self:
             rule = rules.get(kwargs.get("name"))
             if rule is not None and "initializer" in kwargs:
-                kwargs["initializer"] = with_fans(
-                    kwargs["initializer"], *rule(self, input_shape)
+                kwargs["initializer"] = rule.apply(
+                    self, kwargs["initializer"], rule.fans(self, input_shape)
                 )
             break
     return _stock_add_weight(self, *args, **kwargs)
@@ -70,14 +92,14 @@ def replacements(rules):
     """What `patch()` replaces to apply `rules`.
 
     Args:
-        rules: Iterable of `(layer_class, weight_name, rule)`.
+        rules: Iterable of `FanRule`.
 
     Returns:
         A tuple of `(owner, attribute, replacement)`.
     """
     by_class = {}
-    for layer_class, weight_name, rule in rules:
-        by_class.setdefault(layer_class, {})[weight_name] = rule
+    for rule in rules:
+        by_class.setdefault(rule.layer_class, {})[rule.weight_name] = rule
     builds = tuple(
         (cls, "build", _build_with_fans(vars(cls)["build"], cls_rules))
         for cls, cls_rules in by_class.items()
