@@ -59,12 +59,12 @@ def _builds():
 
 def _build_with_fans(build, rules):
     """Wraps `build` to record `rules` (weight name -> `FanRule`)."""
-    signature = inspect.signature(build)
+    # `input_shape`, or `inputs_shape` for ConvLSTMCell.
+    shape_name = list(inspect.signature(build).parameters)[1]
 
     @functools.wraps(build)
     def wrapper(self, *args, **kwargs):
-        arguments = signature.bind(self, *args, **kwargs).arguments
-        input_shape = list(arguments.values())[1]
+        input_shape = args[0] if args else kwargs[shape_name]
         builds = _builds()
         builds.append((self, input_shape, rules))
         try:

@@ -147,3 +147,13 @@ def test_fan_context_needs_creation_and_build_while_patched():
     testing.check_variance_scaling_draw(inside, "uniform", 2.0 / 16)
     for stock in (before, after):
         testing.check_variance_scaling_draw(stock, "uniform", 2.0 / 64)
+
+
+def test_build_called_with_a_keyword_shape():
+    def make_layer():
+        return keras.layers.Dense(8, bias_initializer=testing.FanRecorder())
+
+    testing.FanRecorder.recorded()
+    with keras_fans.patched():
+        make_layer().build(input_shape=(None, 16))
+    assert testing.FanRecorder.recorded() == [((8,), 16, 8)]
