@@ -136,3 +136,26 @@ def test_wide_einsum_dense_bias_is_drawn_with_layer_fans(mode, distribution):
     testing.check_bias_fans(
         wide_einsum_dense, [(1, 2, 16)], (16, 4096), mode, distribution
     )
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda init: keras.layers.MultiHeadAttention(
+            64, 64, bias_initializer=init
+        ),
+        lambda init: keras.layers.GroupQueryAttention(
+            64, 64, 8, bias_initializer=init
+        ),
+    ],
+    ids=["MultiHeadAttention", "GroupQueryAttention"],
+)
+def test_wide_attention_query_bias_bound_is_one_over_sqrt_fan_in(make_layer):
+    # The query projection's bias (64 heads, 64) is fed by the 16 features.
+    testing.check_bias_fans(
+        make_layer,
+        [(1, 2, 16), (1, 2, 16)],
+        (16, 64 * 64),
+        scale=1 / 3,
+        get_bias=lambda layer: layer._query_dense.bias,
+    )
