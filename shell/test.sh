@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole suite once per Keras backend, each in its own process
-# (KERAS_BACKEND is read when Keras is imported).
+# (KERAS_BACKEND is read when Keras is imported), then Keras's own tests
+# with the patch active (shell/upstream_tests.sh; KERAS_FANS_UPSTREAM=0
+# skips them).
 # Usage: shell/test.sh [backend ...] [-- pytest args]
-# Fails if any backend fails or runs no test (pytest exit code 5).
+# Fails if any backend fails or runs no test (pytest exit code 5), or if
+# Keras's tests show an unexplained failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python=$(bash shell/setup.sh) || exit 1
@@ -28,6 +31,12 @@ for backend in "${backends[@]}"; do
   summary+=("$backend: exit $code, $result")
   [ "$code" -eq 0 ] || status=1
 done
+
+if [ "${KERAS_FANS_UPSTREAM:-1}" != 0 ]; then
+  echo "=== Keras's own tests, patched"
+  upstream=$("$python" -m upstream_tests.run --backend "${backends[@]}" | tee /dev/stderr) || status=1
+  summary+=("$upstream")
+fi
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
