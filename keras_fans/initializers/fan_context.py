@@ -12,7 +12,7 @@ from keras.src import initializers
 
 
 def _accepts_fans(initializer):
-    """Whether `initializer` declares keyword parameters `fan_in`, `fan_out`.
+    """Whether `initializer` takes keyword arguments `fan_in` and `fan_out`.
 
     Only an explicit declaration opts in: a `(shape, dtype=None)` callable,
     or one that swallows `**kwargs`, is never handed keywords it did not ask
@@ -29,7 +29,14 @@ def _declares_fans(function):
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):  # No signature, e.g. some builtins.
         return False
-    return "fan_in" in parameters and "fan_out" in parameters
+    keywords = (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return all(
+        name in parameters and parameters[name].kind in keywords
+        for name in ("fan_in", "fan_out")
+    )
 
 
 _call_declares_fans = functools.lru_cache(maxsize=None)(_declares_fans)

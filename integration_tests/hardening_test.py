@@ -1,0 +1,274 @@
+"""The patch holds wherever Keras holds: deferred, repeated and traced
+initialization, mixed precision, quantization, saving, threads, bad input.
+
+Distribution (JAX) is in `distribution_test.py`; Keras versions in
+`keras_fans/patching_test.py`.
+"""
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+import keras_fans
+from keras_fans import testing
+from keras_fans.initializers.fan_context import with_fans
+
+WIDTH = 4096
+
+
+def he_dense(**kwargs):
+    return keras.layers.Dense(
+        WIDTH, bias_initializer=keras.initializers.HeUniform(seed=1), **kwargs
+    )
+
+
+def eager_bias():
+    with keras_fans.patched():
+        layer = he_dense()
+        layer.build((None, 16))
+    return testing.numpy(layer.bias)
+
+
+def check_he_bias(bias, fan_in=16):
+    testing.check_variance_scaling_draw(bias, "uniform", 2.0 / fan_in)
+
+
+# Deferred and repeated calls. (A build inside `keras.StatelessScope`
+# initialized later: keras_fans/layers/weight_fans_test.py.)
+
+
+def test_placeholder_and_deferred_values_equal_the_eager_build():
+    eager = eager_bias()
+    with keras_fans.patched():
+        with keras.StatelessScope():
+            layer = he_dense()
+            layer.build((None, 16))
+            # An uninitialized variable's value calls its initializer again.
+            placeholders = [testing.numpy(layer.bias.value) for _ in range(2)]
+        keras.src.backend.common.variables.initialize_all_variables()
+    for value in placeholders + [testing.numpy(layer.bias)]:
+        np.testing.assert_array_equal(value, eager)
+
+
+def traced(function):
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function)
+    pytest.skip("Keras never traces an initializer on the torch backend")
+
+
+def test_traced_initializer_draws_the_eager_values():
+    initializer = keras.initializers.HeUniform(seed=1)
+    with keras_fans.patched():
+        wrapped = with_fans(initializer, 16, WIDTH)
+        eager = testing.numpy(wrapped((WIDTH,)))
+        compiled = testing.numpy(traced(lambda: wrapped((WIDTH,)))())
+    np.testing.assert_array_equal(compiled, eager)
+    check_he_bias(compiled)
+
+
+# Mixed precision and quantization.
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        with keras_fans.patched():
+            layer = he_dense()
+            layer.build((None, 16))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert layer.bias.dtype == "float32"
+    np.testing.assert_array_equal(testing.numpy(layer.bias), eager_bias())
+
+
+def he_einsum_dense(**kwargs):
+    return keras.layers.EinsumDense(
+        "ab,bc->ac",
+        WIDTH,
+        bias_axes="c",
+        bias_initializer=keras.initializers.HeUniform(seed=1),
+        **kwargs,
+    )
+
+
+# gptq and awq are left out: they quantize a whole model against a
+# calibration dataset, not one layer.
+MODES = ["int8", "int4", "float8"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
+def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
+    with keras_fans.patched():
+        layer = make_layer()
+        layer.build((None, 16))
+        bias = testing.numpy(layer.bias)
+        layer.quantize(mode)
+    np.testing.assert_array_equal(testing.numpy(layer.bias), bias)
+    check_he_bias(bias)
+    assert layer(np.ones((2, 16), "float32")).shape == (2, WIDTH)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
+def test_built_quantized(make_layer, mode):
+    with keras_fans.patched():
+        layer = make_layer(dtype=f"{mode}_from_float32")
+        layer.build((None, 16))
+    assert layer.quantization_mode == mode
+    np.testing.assert_array_equal(testing.numpy(layer.bias), eager_bias())
+
+
+# Saving. (A patched model trained, saved and reloaded patched and stock:
+# integration_tests/readme_example_test.py.)
+
+
+def mlp():
+    return keras.Sequential(
+        [
+            keras.Input((4,), name="x"),
+            keras.layers.Dense(
+                8, "relu", bias_initializer="he_uniform", name="hidden"
+            ),
+            keras.layers.Dense(2, bias_initializer="he_uniform", name="out"),
+        ],
+        name="mlp",
+    )
+
+
+def test_stock_saved_model_loads_unchanged_under_the_patch(tmp_path):
+    model = mlp()
+    path = tmp_path / "stock.keras"
+    model.save(path)
+    with keras_fans.patched():
+        loaded = keras.saving.load_model(path)
+    for saved, reloaded in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(
+            testing.numpy(reloaded), testing.numpy(saved)
+        )
+
+
+def test_serialized_configs_are_identical_patched_or_not():
+    stock = keras.saving.serialize_keras_object(mlp())
+    with keras_fans.patched():
+        patched = keras.saving.serialize_keras_object(mlp())
+    assert patched == stock
+
+
+# Threads: the patch is process-wide, the build stack per thread.
+
+
+def test_concurrent_builds_each_get_their_own_fans():
+    widths = [4, 16, 64, 256] * 4
+    biases = {}
+
+    def build(index, fan_in):
+        layer = keras.layers.Dense(
+            WIDTH, bias_initializer=keras.initializers.HeUniform(seed=index)
+        )
+        layer.build((None, fan_in))
+        biases[index] = (fan_in, testing.numpy(layer.bias))
+
+    with keras_fans.patched():
+        threads = [
+            threading.Thread(target=build, args=(index, fan_in))
+            for index, fan_in in enumerate(widths)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(biases) == len(widths)
+    for fan_in, bias in biases.values():
+        check_he_bias(bias, fan_in)
+
+
+def test_patching_is_process_wide():
+    """A thread that never called `patch()` is patched while another thread
+    holds `patched()` open, and stock after it closes."""
+    inside, closed = threading.Event(), threading.Event()
+
+    def hold_the_patch():
+        with keras_fans.patched():
+            inside.set()
+            closed.wait()
+
+    holder = threading.Thread(target=hold_the_patch)
+    holder.start()
+    inside.wait()
+    try:
+        while_patched = he_dense()
+        while_patched.build((None, 16))
+    finally:
+        closed.set()
+        holder.join()
+    after = he_dense()
+    after.build((None, 16))
+    check_he_bias(while_patched.bias)
+    check_he_bias(after.bias, WIDTH)
+
+
+# Bad input.
+
+
+def test_unknown_input_width_fails_as_stock_keras_does():
+    with pytest.raises(Exception) as stock:
+        keras.layers.Dense(8, name="probe").build((None, None))
+    with keras_fans.patched():
+        with pytest.raises(type(stock.value)) as patched:
+            keras.layers.Dense(8, name="probe").build((None, None))
+    assert str(patched.value) == str(stock.value)
+
+
+@pytest.mark.parametrize("fan_in", [0, -3, 2.5, True, "16"])
+def test_bad_fans_from_a_caller_raise_naming_them(fan_in):
+    with keras_fans.patched():
+        wrapped = with_fans(keras.initializers.HeUniform(), fan_in, 4)
+        with pytest.raises((TypeError, ValueError), match=f"fan_in={fan_in!r}"):
+            wrapped((4,))
+
+
+def test_axes_without_both_lists_are_ignored_as_in_stock_keras():
+    stock = keras.src.initializers.random_initializers.compute_fans
+    for input_axes, output_axes in (([0], None), (None, [1])):
+        assert keras_fans.compute_fans(
+            (2, 3), input_axes, output_axes
+        ) == stock((2, 3), input_axes, output_axes)
+    assert keras_fans.compute_fans((2, 3), [0], None, fan_out=7) == (2, 7)
+
+
+def positional_only(shape, fan_in=None, fan_out=None, /, dtype=None):
+    return keras.ops.ones(shape, dtype=dtype)
+
+
+def with_layout(shape, dtype=None, layout=None):
+    return keras.ops.ones(shape, dtype=dtype)
+
+
+def with_kwargs(shape, dtype=None, **kwargs):
+    assert not kwargs
+    return keras.ops.ones(shape, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "initializer", [positional_only, with_layout, with_kwargs]
+)
+def test_initializers_that_cannot_take_fans_by_keyword_are_left_alone(
+    initializer,
+):
+    with keras_fans.patched():
+        assert with_fans(initializer, 3, 4) is initializer
+        layer = keras.layers.Dense(4, bias_initializer=initializer)
+        layer.build((None, 16))
+    np.testing.assert_array_equal(testing.numpy(layer.bias), np.ones(4))
