@@ -5,10 +5,20 @@ bias initializer the layer's true fans, so `bias_initializer="he_uniform"`
 scales by the layer's input width instead of by the bias vector's length.
 """
 
+from keras_fans import initializers
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.patching import is_patched
 from keras_fans.patching import patch
 from keras_fans.patching import patched
 from keras_fans.patching import unpatch
+from keras_fans.pytorch_defaults import reset_parameters
 
-__all__ = ["compute_fans", "is_patched", "patch", "patched", "unpatch"]
+__all__ = [
+    "compute_fans",
+    "initializers",
+    "is_patched",
+    "patch",
+    "patched",
+    "reset_parameters",
+    "unpatch",
+]

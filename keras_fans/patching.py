@@ -10,6 +10,7 @@ import threading
 import keras
 from packaging.specifiers import SpecifierSet
 
+from keras_fans.initializers import pytorch_uniform
 from keras_fans.initializers import random_initializers
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
@@ -45,8 +46,10 @@ def _rules(depthwise_kernels):
 
 
 def _replacements(depthwise_kernels=True):
-    return random_initializers.REPLACEMENTS + weight_fans.replacements(
-        _rules(depthwise_kernels)
+    return (
+        random_initializers.REPLACEMENTS
+        + pytorch_uniform.replacements()
+        + weight_fans.replacements(_rules(depthwise_kernels))
     )
 
 

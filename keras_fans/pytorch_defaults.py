@@ -1,0 +1,219 @@
+"""`reset_parameters`: re-draw a Keras model's weights as PyTorch would.
+
+Upstream file: none; a keras_fans utility. It reuses the bias fan rules
+(`keras_fans/layers/`), whose fan-in is the one PyTorch uses for `Linear`,
+`Conv*d`, `ConvTranspose*d` and depthwise convolutions.
+"""
+
+import math
+
+import keras
+
+from keras_fans.layers import convolutional
+from keras_fans.layers import core
+
+# The fan-in of a linear or convolutional layer: its bias fan rule.
+_FAN_IN = {rule.layer_class: rule.fans for rule in core.RULES}
+_FAN_IN.update({rule.layer_class: rule.fans for rule in convolutional.RULES})
+
+
+def _uniform(variable, bound, seed):
+    variable.assign(
+        keras.random.uniform(
+            variable.shape, -bound, bound, dtype=variable.dtype, seed=seed
+        )
+    )
+
+
+def _fill(variable, value):
+    variable.assign(keras.ops.full(variable.shape, value, variable.dtype))
+
+
+def _fan_in(layer, rule_class):
+    input_shape = next(iter(layer._build_shapes_dict.values()))
+    return _FAN_IN[rule_class](layer, input_shape)[0]
+
+
+def _linear(rule_class):
+    """`nn.Linear` / `nn.Conv*d` / `nn.ConvTranspose*d`: the kernel by
+    `kaiming_uniform_(a=sqrt(5))`, the bias likewise: both
+    U(+-1/sqrt(fan_in))."""
+
+    def reset(layer, seed):
+        bound = 1 / math.sqrt(_fan_in(layer, rule_class))
+        # Dense, EinsumDense and Conv keep the variable as `_kernel`.
+        kernel = layer._kernel if hasattr(layer, "_kernel") else layer.kernel
+        for variable in (kernel, layer.bias):
+            if variable is not None:
+                _uniform(variable, bound, seed)
+
+    return reset
+
+
+def _depthwise(layer, seed):
+    """`nn.Conv*d(groups=in_channels)`: kernel and bias U(+-1/sqrt(k))."""
+    bound = 1 / math.sqrt(math.prod(layer.kernel_size))
+    for variable in (layer.kernel, layer.bias):
+        if variable is not None:
+            _uniform(variable, bound, seed)
+
+
+def _separable(layer, seed):
+    """A depthwise `nn.Conv*d` then a 1x1 `nn.Conv*d`."""
+    _uniform(
+        layer.depthwise_kernel,
+        1 / math.sqrt(math.prod(layer.kernel_size)),
+        seed,
+    )
+    bound = 1 / math.sqrt(_fan_in(layer, convolutional.BaseSeparableConv))
+    for variable in (layer.pointwise_kernel, layer.bias):
+        if variable is not None:
+            _uniform(variable, bound, seed)
+
+
+def _recurrent(layer, seed):
+    """`nn.RNN` / `nn.LSTM` / `nn.GRU`: every weight U(+-1/sqrt(hidden)).
+
+    PyTorch has an input and a recurrent bias. Keras's GRU with
+    `reset_after=True` has both, drawn alike; LSTM and SimpleRNN add them
+    into one bias, drawn as the sum of two uniform draws.
+    """
+    bound = 1 / math.sqrt(layer.units)
+    _uniform(layer.kernel, bound, seed)
+    _uniform(layer.recurrent_kernel, bound, seed)
+    if layer.bias is None:
+        return
+    if isinstance(layer, keras.layers.GRUCell):
+        _uniform(layer.bias, bound, seed)
+    else:
+        layer.bias.assign(
+            sum(
+                keras.random.uniform(layer.bias.shape, -bound, bound, seed=seed)
+                for _ in range(2)
+            )
+        )
+
+
+def _multi_head_attention(layer, seed):
+    """`nn.MultiheadAttention`: the packed query/key/value projection
+    `(3E, E)` by `xavier_uniform_`, U(+-sqrt(6 / 4E)); the output
+    projection as `nn.Linear`, U(+-1/sqrt(E)); every bias zero."""
+    embed_dim = layer._query_dense.kernel.shape[0]
+    projections = (layer._query_dense, layer._key_dense, layer._value_dense)
+    for dense in projections:
+        _uniform(dense.kernel, math.sqrt(6 / (4 * embed_dim)), seed)
+    output = layer._output_dense
+    _uniform(
+        output.kernel, 1 / math.sqrt(math.prod(output.kernel.shape[:-1])), seed
+    )
+    for dense in projections + (output,):
+        if dense.bias is not None:
+            _fill(dense.bias, 0.0)
+
+
+def _embedding(layer, seed):
+    """`nn.Embedding`: N(0, 1)."""
+    layer.embeddings.assign(
+        keras.random.normal(
+            layer.embeddings.shape, dtype=layer.embeddings.dtype, seed=seed
+        )
+    )
+
+
+def _normalization(layer, seed):
+    """`nn.LayerNorm` / `nn.BatchNorm*d`: scale 1, shift 0, fresh stats."""
+    for name, value in (
+        ("gamma", 1.0),
+        ("beta", 0.0),
+        ("moving_mean", 0.0),
+        ("moving_variance", 1.0),
+    ):
+        variable = getattr(layer, name, None)
+        if variable is not None:
+            variable.assign(
+                keras.ops.full(variable.shape, value, variable.dtype)
+            )
+
+
+def _supports_multi_head_attention(layer):
+    """The layout `nn.MultiheadAttention` has: key, value and the heads
+    all as wide as the query."""
+    widths = {
+        dense.kernel.shape[0]
+        for dense in (layer._query_dense, layer._key_dense, layer._value_dense)
+    }
+    return widths == {layer._num_heads * layer._key_dim}
+
+
+_RESETS = (
+    (keras.layers.Dense, _linear(keras.layers.Dense)),
+    (keras.layers.EinsumDense, _linear(keras.layers.EinsumDense)),
+    (convolutional.BaseConv, _linear(convolutional.BaseConv)),
+    (convolutional.BaseConvTranspose, _linear(convolutional.BaseConvTranspose)),
+    (convolutional.BaseDepthwiseConv, _depthwise),
+    (convolutional.BaseSeparableConv, _separable),
+    (keras.layers.SimpleRNNCell, _recurrent),
+    (keras.layers.LSTMCell, _recurrent),
+    (keras.layers.Embedding, _embedding),
+    (keras.layers.LayerNormalization, _normalization),
+    (keras.layers.BatchNormalization, _normalization),
+)
+
+
+def _reset_for(layer):
+    """The reset function for `layer`, or None if PyTorch has no match."""
+    if getattr(layer, "quantization_mode", None) is not None:
+        return None
+    if isinstance(layer, keras.layers.GRUCell):
+        # PyTorch's GRU applies the reset gate after the recurrent product.
+        return _recurrent if layer.reset_after else None
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        supported = type(layer) is keras.layers.MultiHeadAttention
+        if supported and _supports_multi_head_attention(layer):
+            return _multi_head_attention
+        return None
+    for layer_class, reset in _RESETS:
+        if isinstance(layer, layer_class):
+            return reset
+    return None
+
+
+def reset_parameters(model_or_layer, style="pytorch", seed=None):
+    """Re-draws, in place, the weights of `model_or_layer` as PyTorch's
+    `reset_parameters()` draws those of the matching `torch.nn` module.
+
+    Layers with no PyTorch counterpart keep their weights and are returned.
+
+    Args:
+        model_or_layer: A built Keras layer or model.
+        style: `"pytorch"`, the only style.
+        seed: Integer seed for Keras's seed machinery, or None.
+
+    Returns:
+        The list of layers with weights of their own that were left alone.
+    """
+    if style != "pytorch":
+        raise ValueError(
+            f'`style` must be "pytorch". Received: style={style!r}'
+        )
+    if not model_or_layer.built:
+        raise ValueError(
+            f"Build {model_or_layer.name!r} before resetting its parameters."
+        )
+    seed = keras.random.SeedGenerator(seed)
+    unsupported = []
+
+    def visit(layer):
+        reset = _reset_for(layer)
+        if reset is not None:
+            reset(layer, seed)
+            return
+        sublayers = layer._flatten_layers(include_self=False, recursive=False)
+        inner = {id(w) for sublayer in sublayers for w in sublayer.weights}
+        if any(id(w) not in inner for w in layer.weights):
+            unsupported.append(layer)
+        for sublayer in sublayers:
+            visit(sublayer)
+
+    visit(model_or_layer)
+    return unsupported

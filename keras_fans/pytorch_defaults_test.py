@@ -1,0 +1,314 @@
+"""PyTorch parity: Keras weights against the parameters of real `torch.nn`
+modules, by two-sample Kolmogorov-Smirnov tests at fixed seeds.
+
+Each row of the README's table is a case: the Keras layer initialized by
+the table's initializers under `keras_fans.patch()` (where initializers
+can do it) and by `reset_parameters`, each weight compared with the torch
+parameter it stands for.
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import keras_fans
+from keras_fans import testing
+from keras_fans.initializers import PyTorchUniform
+
+SEED = 0
+
+
+def same_distribution(keras_values, torch_values):
+    x = np.ravel(keras_values)
+    y = np.ravel(np.asarray(torch_values, dtype=np.float64))
+    if np.ptp(y) == 0:  # A constant: zeros or ones.
+        return np.all(x == y[0])
+    return stats.ks_2samp(x, y).pvalue > testing.ALPHA
+
+
+def torch_module(make):
+    torch.manual_seed(SEED)
+    return make()
+
+
+def param(tensor):
+    return tensor.detach().numpy()
+
+
+def keras_built(make, *shapes):
+    layer = make()
+    layer.build(*shapes)
+    return layer
+
+
+def uniform(bound):
+    return keras.initializers.RandomUniform(-bound, bound, seed=SEED)
+
+
+# name: (torch module, Keras layer (table's initializers, or None if no
+# initializer can match), build shapes, [(Keras weight, torch parameter)]).
+ROWS = {
+    "Linear": (
+        lambda: torch.nn.Linear(64, 2048),
+        lambda: keras.layers.Dense(
+            2048,
+            kernel_initializer="pytorch_uniform",
+            bias_initializer="pytorch_uniform",
+        ),
+        [(None, 64)],
+        [
+            (lambda k: k.kernel, lambda t: t.weight),
+            (lambda k: k.bias, lambda t: t.bias),
+        ],
+    ),
+    "Conv2d(groups=4)": (
+        lambda: torch.nn.Conv2d(16, 512, 3, groups=4),
+        lambda: keras.layers.Conv2D(
+            512,
+            3,
+            groups=4,
+            kernel_initializer="pytorch_uniform",
+            bias_initializer="pytorch_uniform",
+        ),
+        [(1, 8, 8, 16)],
+        [
+            (lambda k: k.kernel, lambda t: t.weight),
+            (lambda k: k.bias, lambda t: t.bias),
+        ],
+    ),
+    "ConvTranspose1d": (
+        lambda: torch.nn.ConvTranspose1d(32, 256, 3),
+        lambda: keras.layers.Conv1DTranspose(
+            256,
+            3,
+            kernel_initializer="pytorch_uniform",
+            bias_initializer="pytorch_uniform",
+        ),
+        [(1, 8, 32)],
+        [
+            (lambda k: k.kernel, lambda t: t.weight),
+            (lambda k: k.bias, lambda t: t.bias),
+        ],
+    ),
+    "Conv2d(groups=in_channels)": (
+        lambda: torch.nn.Conv2d(64, 256, 3, groups=64),
+        lambda: keras.layers.DepthwiseConv2D(
+            3,
+            depth_multiplier=4,
+            depthwise_initializer="pytorch_uniform",
+            bias_initializer="pytorch_uniform",
+        ),
+        [(1, 8, 8, 64)],
+        [
+            (lambda k: k.kernel, lambda t: t.weight),
+            (lambda k: k.bias, lambda t: t.bias),
+        ],
+    ),
+    "RNN": (
+        lambda: torch.nn.RNN(64, 256),
+        None,
+        [(1, 2, 64)],
+        [
+            (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
+            (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
+            (lambda k: k.cell.bias, lambda t: t.bias_ih_l0 + t.bias_hh_l0),
+        ],
+    ),
+    "LSTM": (
+        lambda: torch.nn.LSTM(64, 128),
+        None,
+        [(1, 2, 64)],
+        [
+            (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
+            (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
+            (lambda k: k.cell.bias, lambda t: t.bias_ih_l0 + t.bias_hh_l0),
+        ],
+    ),
+    "GRU": (
+        lambda: torch.nn.GRU(64, 128),
+        lambda: keras.layers.GRU(
+            128,
+            kernel_initializer=uniform(1 / math.sqrt(128)),
+            recurrent_initializer=uniform(1 / math.sqrt(128)),
+            bias_initializer=uniform(1 / math.sqrt(128)),
+        ),
+        [(1, 2, 64)],
+        [
+            (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
+            (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
+            (lambda k: k.cell.bias[0], lambda t: t.bias_ih_l0),
+            (lambda k: k.cell.bias[1], lambda t: t.bias_hh_l0),
+        ],
+    ),
+    "MultiheadAttention": (
+        lambda: torch.nn.MultiheadAttention(256, 4),
+        None,
+        [(1, 2, 256), (1, 2, 256)],
+        [
+            (
+                lambda k: np.concatenate(
+                    [
+                        np.ravel(testing.numpy(d.kernel))
+                        for d in (k._query_dense, k._key_dense, k._value_dense)
+                    ]
+                ),
+                lambda t: t.in_proj_weight,
+            ),
+            (lambda k: k._output_dense.kernel, lambda t: t.out_proj.weight),
+            (lambda k: k._query_dense.bias, lambda t: t.in_proj_bias),
+            (lambda k: k._output_dense.bias, lambda t: t.out_proj.bias),
+        ],
+    ),
+    "Embedding": (
+        lambda: torch.nn.Embedding(1000, 64),
+        lambda: keras.layers.Embedding(
+            1000,
+            64,
+            embeddings_initializer=keras.initializers.RandomNormal(
+                stddev=1.0, seed=SEED
+            ),
+        ),
+        [(1, 3)],
+        [(lambda k: k.embeddings, lambda t: t.weight)],
+    ),
+    "LayerNorm": (
+        lambda: torch.nn.LayerNorm(64),
+        lambda: keras.layers.LayerNormalization(),
+        [(1, 64)],
+        [
+            (lambda k: k.gamma, lambda t: t.weight),
+            (lambda k: k.beta, lambda t: t.bias),
+        ],
+    ),
+    "BatchNorm1d": (
+        lambda: torch.nn.BatchNorm1d(64),
+        lambda: keras.layers.BatchNormalization(),
+        [(1, 64)],
+        [
+            (lambda k: k.gamma, lambda t: t.weight),
+            (lambda k: k.beta, lambda t: t.bias),
+            (lambda k: k.moving_mean, lambda t: t.running_mean),
+            (lambda k: k.moving_variance, lambda t: t.running_var),
+        ],
+    ),
+}
+# The Keras layers `reset_parameters` re-draws, per row.
+RESET = {
+    "Linear": lambda: keras.layers.Dense(2048),
+    "Conv2d(groups=4)": lambda: keras.layers.Conv2D(512, 3, groups=4),
+    "ConvTranspose1d": lambda: keras.layers.Conv1DTranspose(256, 3),
+    "Conv2d(groups=in_channels)": lambda: keras.layers.DepthwiseConv2D(
+        3, depth_multiplier=4
+    ),
+    "RNN": lambda: keras.layers.SimpleRNN(256),
+    "LSTM": lambda: keras.layers.LSTM(128),
+    "GRU": lambda: keras.layers.GRU(128),
+    "MultiheadAttention": lambda: keras.layers.MultiHeadAttention(4, 64),
+    "Embedding": lambda: keras.layers.Embedding(1000, 64),
+    "LayerNorm": lambda: keras.layers.LayerNormalization(),
+    "BatchNorm1d": lambda: keras.layers.BatchNormalization(),
+}
+
+
+def check_parity(layer, module, pairs, name):
+    for keras_weight, torch_param in pairs:
+        keras_values = testing.numpy(keras_weight(layer))
+        torch_values = param(torch_param(module))
+        assert same_distribution(keras_values, torch_values), name
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, row in ROWS.items() if row[1] is not None]
+)
+def test_initializers_under_the_patch_match_torch(name):
+    make_torch, make_keras, shapes, pairs = ROWS[name]
+    with keras_fans.patched():
+        layer = keras_built(make_keras, *shapes)
+    check_parity(layer, torch_module(make_torch), pairs, name)
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_reset_parameters_matches_torch(name):
+    make_torch, _, shapes, pairs = ROWS[name]
+    layer = keras_built(RESET[name], *shapes)
+    assert keras_fans.reset_parameters(layer, seed=SEED) == []
+    check_parity(layer, torch_module(make_torch), pairs, name)
+
+
+# Stock Keras draws a bias U(+-1/sqrt(bias size)) with the same initializer.
+STOCK_BIASES = {
+    "Linear": lambda init: keras.layers.Dense(2048, bias_initializer=init),
+    "Conv2d(groups=4)": lambda init: keras.layers.Conv2D(
+        512, 3, groups=4, bias_initializer=init
+    ),
+    "ConvTranspose1d": lambda init: keras.layers.Conv1DTranspose(
+        256, 3, bias_initializer=init
+    ),
+    "Conv2d(groups=in_channels)": lambda init: keras.layers.DepthwiseConv2D(
+        3, depth_multiplier=4, bias_initializer=init
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(STOCK_BIASES))
+def test_stock_keras_bias_fails_the_parity_test(name):
+    make_torch, _, shapes, _ = ROWS[name]
+    layer = keras_built(
+        lambda: STOCK_BIASES[name](PyTorchUniform(seed=SEED)), *shapes
+    )
+    torch_bias = param(torch_module(make_torch).bias)
+    assert not same_distribution(testing.numpy(layer.bias), torch_bias)
+
+
+def test_unsupported_layers_are_left_alone_and_listed():
+    model = keras.Sequential(
+        [
+            keras.Input((3, 4)),
+            keras.layers.Dense(5),
+            keras.layers.GRU(2, reset_after=False),
+        ]
+    )
+    gru_cell = model.layers[1].cell
+    before = [testing.numpy(w) for w in gru_cell.weights]
+    dense_kernel = testing.numpy(model.layers[0].kernel)
+    assert keras_fans.reset_parameters(model, seed=1) == [gru_cell]
+    for weight, value in zip(gru_cell.weights, before):
+        np.testing.assert_array_equal(testing.numpy(weight), value)
+    assert not np.array_equal(
+        testing.numpy(model.layers[0].kernel), dense_kernel
+    )
+
+
+def test_reset_parameters_is_seeded():
+    def reset(seed):
+        layer = keras_built(lambda: keras.layers.Dense(8), (None, 4))
+        keras_fans.reset_parameters(layer, seed=seed)
+        return [testing.numpy(w) for w in layer.weights]
+
+    for first, second in zip(reset(3), reset(3)):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_reset_parameters_rejects_bad_input():
+    with pytest.raises(ValueError, match="style='tensorflow'"):
+        keras_fans.reset_parameters(keras.layers.Dense(2), style="tensorflow")
+    with pytest.raises(ValueError, match="Build"):
+        keras_fans.reset_parameters(keras.layers.Dense(2))
+
+
+def test_pytorch_uniform_serializes():
+    initializer = PyTorchUniform(seed=3)
+    config = keras.initializers.serialize(initializer)
+    restored = keras.initializers.deserialize(config)
+    assert isinstance(restored, PyTorchUniform)
+    assert restored.get_config() == {"seed": 3}
+    with pytest.raises(ValueError):
+        keras.initializers.get("pytorch_uniform")
+    with keras_fans.patched():
+        assert isinstance(
+            keras.initializers.get("pytorch_uniform"), PyTorchUniform
+        )
