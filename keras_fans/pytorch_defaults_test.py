@@ -49,6 +49,12 @@ def uniform(bound):
     return keras.initializers.RandomUniform(-bound, bound, seed=SEED)
 
 
+# A recurrent cell whose one Keras bias stands for torch's b_ih + b_hh.
+SUMMED_BIAS_PAIRS = [
+    (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
+    (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
+    (lambda k: k.cell.bias, lambda t: t.bias_ih_l0 + t.bias_hh_l0),
+]
 # name: (torch module, Keras layer (table's initializers, or None if no
 # initializer can match), build shapes, [(Keras weight, torch parameter)]).
 ROWS = {
@@ -112,21 +118,13 @@ ROWS = {
         lambda: torch.nn.RNN(64, 256),
         None,
         [(1, 2, 64)],
-        [
-            (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
-            (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
-            (lambda k: k.cell.bias, lambda t: t.bias_ih_l0 + t.bias_hh_l0),
-        ],
+        SUMMED_BIAS_PAIRS,
     ),
     "LSTM": (
         lambda: torch.nn.LSTM(64, 128),
         None,
         [(1, 2, 64)],
-        [
-            (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
-            (lambda k: k.cell.recurrent_kernel, lambda t: t.weight_hh_l0),
-            (lambda k: k.cell.bias, lambda t: t.bias_ih_l0 + t.bias_hh_l0),
-        ],
+        SUMMED_BIAS_PAIRS,
     ),
     "GRU": (
         lambda: torch.nn.GRU(64, 128),
