@@ -34,8 +34,11 @@ done
 
 if [ "${KERAS_FANS_UPSTREAM:-1}" != 0 ]; then
   echo "=== Keras's own tests, patched"
-  upstream=$("$python" -m upstream_tests.run --backend "${backends[@]}" | tee /dev/stderr) || status=1
-  summary+=("$upstream")
+  log=$(mktemp)
+  "$python" -m upstream_tests.run --backend "${backends[@]}" | tee "$log" ||
+    status=1
+  summary+=("$(cat "$log")")
+  rm -f "$log"
 fi
 
 echo "=== summary"
