@@ -44,7 +44,9 @@ def pytest_report_header():
 
 def pytest_collection_modifyitems(config, items):
     backend = keras.backend.backend()
-    devices = len(keras.distribution.list_devices())
+    # The torch backend has no distribution support: one device.
+    has_distribution = keras.src.backend.distribution_lib is not None
+    devices = len(keras.distribution.list_devices()) if has_distribution else 1
     for item in items:
         if "requires_trainable_backend" in item.keywords and backend in (
             "numpy",
