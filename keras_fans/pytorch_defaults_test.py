@@ -49,6 +49,11 @@ def uniform(bound):
     return keras.initializers.RandomUniform(-bound, bound, seed=SEED)
 
 
+# A layer whose kernel and bias stand for torch's weight and bias.
+KERNEL_AND_BIAS_PAIRS = [
+    (lambda k: k.kernel, lambda t: t.weight),
+    (lambda k: k.bias, lambda t: t.bias),
+]
 # A recurrent cell whose one Keras bias stands for torch's b_ih + b_hh.
 SUMMED_BIAS_PAIRS = [
     (lambda k: k.cell.kernel, lambda t: t.weight_ih_l0),
@@ -66,10 +71,7 @@ ROWS = {
             bias_initializer="pytorch_uniform",
         ),
         [(None, 64)],
-        [
-            (lambda k: k.kernel, lambda t: t.weight),
-            (lambda k: k.bias, lambda t: t.bias),
-        ],
+        KERNEL_AND_BIAS_PAIRS,
     ),
     "Conv2d(groups=4)": (
         lambda: torch.nn.Conv2d(16, 512, 3, groups=4),
@@ -81,10 +83,7 @@ ROWS = {
             bias_initializer="pytorch_uniform",
         ),
         [(1, 8, 8, 16)],
-        [
-            (lambda k: k.kernel, lambda t: t.weight),
-            (lambda k: k.bias, lambda t: t.bias),
-        ],
+        KERNEL_AND_BIAS_PAIRS,
     ),
     "ConvTranspose1d": (
         lambda: torch.nn.ConvTranspose1d(32, 256, 3),
@@ -95,10 +94,7 @@ ROWS = {
             bias_initializer="pytorch_uniform",
         ),
         [(1, 8, 32)],
-        [
-            (lambda k: k.kernel, lambda t: t.weight),
-            (lambda k: k.bias, lambda t: t.bias),
-        ],
+        KERNEL_AND_BIAS_PAIRS,
     ),
     "Conv2d(groups=in_channels)": (
         lambda: torch.nn.Conv2d(64, 256, 3, groups=64),
@@ -109,10 +105,7 @@ ROWS = {
             bias_initializer="pytorch_uniform",
         ),
         [(1, 8, 8, 64)],
-        [
-            (lambda k: k.kernel, lambda t: t.weight),
-            (lambda k: k.bias, lambda t: t.bias),
-        ],
+        KERNEL_AND_BIAS_PAIRS,
     ),
     "RNN": (
         lambda: torch.nn.RNN(64, 256),
