@@ -57,7 +57,7 @@ class _WithFans:
         self.fan_out = fan_out
 
     def __call__(self, shape, dtype=None, **kwargs):
-        # A deferred call can come after `unpatch()` took the keywords away.
+        # Asked again: a deferred call can come after `__call__` changed.
         if _accepts_fans(self.__wrapped__):
             kwargs.update(fan_in=self.fan_in, fan_out=self.fan_out)
         return self.__wrapped__(shape, dtype=dtype, **kwargs)

@@ -78,9 +78,9 @@ def _variance_scaling_call(
 ):
     """Draws `shape` values with variance `scale / n`.
 
-    `n` is `fan_in`, `fan_out` or their mean, by `mode`; the fans come from
-    `compute_fans`, so an explicit `fan_in` / `fan_out` (the fans of the unit
-    the weight feeds) takes the place of the one the shape implies.
+    `n` is `fan_in`, `fan_out` or their mean, by `mode`. The fans come
+    from `compute_fans`: an explicit `fan_in` / `fan_out` (the fans of
+    the unit the weight feeds) replaces the one the shape implies.
     """
     fan_in, fan_out = compute_fans(
         shape,
@@ -131,16 +131,19 @@ def _ignoring_fans(call):
     return __call__
 
 
+# The random initializers that accept the fan context and ignore it.
+FAN_IGNORING = (
+    random_initializers.RandomNormal,
+    random_initializers.TruncatedNormal,
+    random_initializers.RandomUniform,
+    random_initializers.Orthogonal,
+)
+
 # What `keras_fans.patch()` replaces: (owner, attribute, replacement).
 REPLACEMENTS = (
     (random_initializers, "compute_fans", compute_fans),
     (random_initializers.VarianceScaling, "__call__", _variance_scaling_call),
 ) + tuple(
     (cls, "__call__", _ignoring_fans(vars(cls)["__call__"]))
-    for cls in (
-        random_initializers.RandomNormal,
-        random_initializers.TruncatedNormal,
-        random_initializers.RandomUniform,
-        random_initializers.Orthogonal,
-    )
+    for cls in FAN_IGNORING
 )

@@ -1,0 +1,37 @@
+"""Keras source distributions, downloaded once into the ignored `.cache/`.
+
+Upstream files: none.
+"""
+
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+CACHE = Path(__file__).parents[2] / ".cache"
+
+
+def sdist(requirement):
+    """The unpacked source distribution of `requirement` (e.g.
+    `keras==3.15.1`, or `keras-nightly` for the newest nightly)."""
+    CACHE.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as download:
+        # A pinned version already unpacked is not downloaded again.
+        name, _, version = requirement.partition("==")
+        if version:
+            tree = CACHE / f"{name.replace('-', '_')}-{version}"
+            if tree.exists():
+                return tree
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            + ["--no-binary", ":all:", "--pre", requirement, "-d", download],
+            check=True,
+        )
+        (archive,) = Path(download).glob("*.tar.gz")
+        tree = CACHE / archive.name.removesuffix(".tar.gz")
+        if not tree.exists():
+            with tarfile.open(archive) as opened:
+                opened.extractall(download, filter="data")
+            (Path(download) / tree.name).rename(tree)
+    return tree
