@@ -18,17 +18,19 @@ Usage: python -m upstream_tests.run [--backend B ...] [--stock] [-n N]
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 import keras
 
+from keras_fans.upstream import sources
+
 HERE = Path(__file__).parent
-CACHE = HERE.parent / ".cache"
+CACHE = sources.CACHE
 MODULES = (
     "initializers",
     "layers/core",
@@ -52,36 +54,31 @@ def listed(path):
     }
 
 
+def copy_tests(source, directories, destination):
+    """Copies the `*_test.py` files under `keras/src/<directory>/` of the
+    Keras tree `source` to `destination`, keeping the `keras/src/` layout:
+    a test's own classes serialize as `keras.src.<module>`, the only module
+    paths Keras re-imports."""
+    for directory in directories:
+        for path in (Path(source) / "keras/src" / directory).rglob("*_test.py"):
+            copy = Path(destination) / path.relative_to(source)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+
+
 def test_tree(version):
     """The tests of `MODULES` from Keras's sdist, copied once to `.cache/`."""
     tree = CACHE / f"keras-{version}-tests"
-    if tree.exists():
-        return tree
-    with tempfile.TemporaryDirectory() as download:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
-            + ["--no-binary", ":all:", f"keras=={version}", "-d", download],
-            check=True,
-        )
-        (sdist,) = Path(download).glob("keras-*.tar.gz")
+    if not tree.exists():
         staging = Path(tempfile.mkdtemp(dir=CACHE))
-        # Keep the `keras/src/` layout: a test's own classes serialize as
-        # `keras.src.<module>`, the only module paths Keras re-imports.
-        top = f"keras-{version}/"
-        modules = tuple(f"{top}keras/src/{module}/" for module in MODULES)
-        with tarfile.open(sdist) as archive:
-            for member in archive.getmembers():
-                if member.name.startswith(modules) and member.name.endswith(
-                    "_test.py"
-                ):
-                    member.name = member.name.removeprefix(top)
-                    archive.extract(member, staging, filter="data")
+        copy_tests(sources.sdist(f"keras=={version}"), MODULES, staging)
         staging.rename(tree)
     return tree
 
 
-def run(backend, tree, tests, patched, workers):
-    """Runs `tests` (paths or ids in `tree`); returns {id: outcome}."""
+def run(backend, tree, tests, patched, workers, python=sys.executable):
+    """Runs `tests` (paths or ids in `tree`) with the interpreter `python`;
+    returns {id: outcome}."""
     with tempfile.NamedTemporaryFile(suffix=".json") as outcomes:
         env = {
             **os.environ,
@@ -90,7 +87,7 @@ def run(backend, tree, tests, patched, workers):
             "KERAS_FANS_OUTCOMES": outcomes.name,
             "PYTHONPATH": str(HERE),
         }
-        command = [sys.executable, "-m", "pytest", "-p", "conftest"]
+        command = [python, "-m", "pytest", "-p", "conftest"]
         command += ["-c", str(HERE / "pytest.ini"), f"--rootdir={tree}"]
         command += ["--import-mode=importlib", "-q", "-p", "no:cacheprovider"]
         if workers > 1:

@@ -508,18 +508,22 @@ def generate(tree):
                 f"{relative} is not formatted as ruff formats it; the diff "
                 "would reformat it"
             )
-    changed = _format(
-        tree, {f.relative: f.result() for f in generator.files.values()}
-    )
+    changed = {f.relative: f.result() for f in generator.files.values()}
     for path in sorted(TESTS.rglob("*_test.py")):
         relative = "keras/src/" + path.relative_to(TESTS).as_posix()
         if (Path(tree) / relative).exists():
             raise UpstreamShapeError(f"{relative} exists upstream")
         originals[relative] = None
         changed[relative] = path.read_text()
+    formatted = _format(tree, changed)
+    for relative, text in changed.items():
+        if originals[relative] is None and formatted[relative] != text:
+            raise UpstreamShapeError(
+                f"our {relative} is not formatted as Keras formats its code"
+            )
     return "".join(
-        _unified(relative, originals[relative], changed[relative])
-        for relative in sorted(changed)
+        _unified(relative, originals[relative], formatted[relative])
+        for relative in sorted(formatted)
     )
 
 
