@@ -17,6 +17,8 @@ import sys
 import keras
 import pytest
 
+from keras_fans import testing
+
 WIDTH = 4096
 # 2**23 float32 entries on 8 devices cross Keras's 250 MiB threshold for
 # initializing through the jitted `__call__`.
@@ -41,15 +43,13 @@ def test_sharded_biases_get_their_fans():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"native={testing.NATIVE}" in result.stdout
     assert "all distributed biases checked" in result.stdout
 
 
 def main():
     import jax
     from keras.src.backend.jax.core import should_shard_at_init
-
-    import keras_fans
-    from keras_fans import testing
 
     class LayoutHeUniform(keras.initializers.HeUniform):
         """Declares `layout`: Keras hands it the sharding to draw into."""
@@ -76,9 +76,9 @@ def main():
         ),
         "DataParallel": keras.distribution.DataParallel(devices=devices),
     }
-    keras_fans.patch()
+    print(f"native={testing.NATIVE}")
     for name, distribution in distributions.items():
-        with distribution.scope():
+        with distribution.scope(), testing.fans_on():
             dense = keras.layers.Dense(
                 WIDTH, bias_initializer=keras.initializers.HeUniform(seed=1)
             )

@@ -13,7 +13,6 @@ import pytest
 
 import keras_fans
 from keras_fans import testing
-from keras_fans.initializers.fan_context import with_fans
 
 WIDTH = 4096
 
@@ -25,7 +24,7 @@ def he_dense(**kwargs):
 
 
 def eager_bias():
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = he_dense()
         layer.build((None, 16))
     return testing.numpy(layer.bias)
@@ -41,7 +40,7 @@ def check_he_bias(bias, fan_in=16):
 
 def test_placeholder_and_deferred_values_equal_the_eager_build():
     eager = eager_bias()
-    with keras_fans.patched():
+    with testing.fans_on():
         with keras.StatelessScope():
             layer = he_dense()
             layer.build((None, 16))
@@ -67,8 +66,8 @@ def traced(function):
 
 def test_traced_initializer_draws_the_eager_values():
     initializer = keras.initializers.HeUniform(seed=1)
-    with keras_fans.patched():
-        wrapped = with_fans(initializer, 16, WIDTH)
+    with testing.fans_on():
+        wrapped = testing.with_fans(initializer, 16, WIDTH)
         eager = testing.numpy(wrapped((WIDTH,)))
         compiled = testing.numpy(traced(lambda: wrapped((WIDTH,)))())
     np.testing.assert_array_equal(compiled, eager)
@@ -83,7 +82,7 @@ def test_mixed_precision(policy):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        with keras_fans.patched():
+        with testing.fans_on():
             layer = he_dense()
             layer.build((None, 16))
     finally:
@@ -110,7 +109,7 @@ MODES = ["int8", "int4", "float8"]
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
 def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = make_layer()
         layer.build((None, 16))
         bias = testing.numpy(layer.bias)
@@ -123,7 +122,7 @@ def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
 def test_built_quantized(make_layer, mode):
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = make_layer(dtype=f"{mode}_from_float32")
         layer.build((None, 16))
     assert layer.quantization_mode == mode
@@ -151,7 +150,7 @@ def test_stock_saved_model_loads_unchanged_under_the_patch(tmp_path):
     model = mlp()
     path = tmp_path / "stock.keras"
     model.save(path)
-    with keras_fans.patched():
+    with testing.fans_on():
         loaded = keras.saving.load_model(path)
     for saved, reloaded in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(
@@ -159,6 +158,7 @@ def test_stock_saved_model_loads_unchanged_under_the_patch(tmp_path):
         )
 
 
+@testing.runtime_only("compares patched with unpatched Keras")
 def test_serialized_configs_are_identical_patched_or_not():
     stock = keras.saving.serialize_keras_object(mlp())
     with keras_fans.patched():
@@ -166,7 +166,7 @@ def test_serialized_configs_are_identical_patched_or_not():
     assert patched == stock
 
 
-# Threads: the patch is process-wide, the build stack per thread.
+# Threads: the fan context is process-wide, a build's fans its own.
 
 
 def test_concurrent_builds_each_get_their_own_fans():
@@ -180,7 +180,7 @@ def test_concurrent_builds_each_get_their_own_fans():
         layer.build((None, fan_in))
         biases[index] = (fan_in, testing.numpy(layer.bias))
 
-    with keras_fans.patched():
+    with testing.fans_on():
         threads = [
             threading.Thread(target=build, args=(index, fan_in))
             for index, fan_in in enumerate(widths)
@@ -194,6 +194,7 @@ def test_concurrent_builds_each_get_their_own_fans():
         check_he_bias(bias, fan_in)
 
 
+@testing.runtime_only("tests that patch() reaches every thread")
 def test_patching_is_process_wide():
     """A thread that never called `patch()` is patched while another thread
     holds `patched()` open, and stock after it closes."""
@@ -222,6 +223,7 @@ def test_patching_is_process_wide():
 # Bad input.
 
 
+@testing.runtime_only("compares with unpatched Keras's error")
 def test_unknown_input_width_fails_as_stock_keras_does():
     with pytest.raises(Exception) as stock:
         keras.layers.Dense(8, name="probe").build((None, None))
@@ -233,19 +235,18 @@ def test_unknown_input_width_fails_as_stock_keras_does():
 
 @pytest.mark.parametrize("fan_in", [0, -3, 2.5, True, "16"])
 def test_bad_fans_from_a_caller_raise_naming_them(fan_in):
-    with keras_fans.patched():
-        wrapped = with_fans(keras.initializers.HeUniform(), fan_in, 4)
+    with testing.fans_on():
+        wrapped = testing.with_fans(keras.initializers.HeUniform(), fan_in, 4)
         with pytest.raises((TypeError, ValueError), match=f"fan_in={fan_in!r}"):
             wrapped((4,))
 
 
 def test_axes_without_both_lists_are_ignored_as_in_stock_keras():
-    stock = keras.src.initializers.random_initializers.compute_fans
     for input_axes, output_axes in (([0], None), (None, [1])):
-        assert keras_fans.compute_fans(
+        assert testing.compute_fans(
             (2, 3), input_axes, output_axes
-        ) == stock((2, 3), input_axes, output_axes)
-    assert keras_fans.compute_fans((2, 3), [0], None, fan_out=7) == (2, 7)
+        ) == testing.shape_fans((2, 3), input_axes, output_axes)
+    assert testing.compute_fans((2, 3), [0], None, fan_out=7) == (2, 7)
 
 
 def positional_only(shape, fan_in=None, fan_out=None, /, dtype=None):
@@ -267,8 +268,8 @@ def with_kwargs(shape, dtype=None, **kwargs):
 def test_initializers_that_cannot_take_fans_by_keyword_are_left_alone(
     initializer,
 ):
-    with keras_fans.patched():
-        assert with_fans(initializer, 3, 4) is initializer
+    with testing.fans_on():
+        assert testing.with_fans(initializer, 3, 4) is initializer
         layer = keras.layers.Dense(4, bias_initializer=initializer)
         layer.build((None, 16))
     np.testing.assert_array_equal(testing.numpy(layer.bias), np.ones(4))

@@ -5,8 +5,10 @@ import csv
 import keras
 
 from benchmarks import sine_wave
+from keras_fans import testing
 
 
+@testing.runtime_only("the experiment runs stock Keras, then patched()")
 def test_sine_wave_experiment_end_to_end(tmp_path, capsys):
     backend = keras.backend.backend()
     sine_wave.main(

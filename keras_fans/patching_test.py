@@ -7,7 +7,12 @@ import pytest
 
 import keras_fans
 from keras_fans import patching
+from keras_fans import testing
 from keras_fans.initializers import random_initializers
+
+pytestmark = testing.runtime_only(
+    "tests patch(), unpatch(), patched() and the Keras version check"
+)
 
 VS = keras.src.initializers.random_initializers
 

@@ -2,8 +2,8 @@
 modules, by two-sample Kolmogorov-Smirnov tests at fixed seeds.
 
 Each row of the README's table is a case: the Keras layer initialized by
-the table's initializers under `keras_fans.patch()` (where initializers
-can do it) and by `reset_parameters`, each weight compared with the torch
+the table's initializers with the fan context (where initializers can do
+it) and by `reset_parameters`, each weight compared with the torch
 parameter it stands for.
 """
 
@@ -67,8 +67,8 @@ ROWS = {
         lambda: torch.nn.Linear(64, 2048),
         lambda: keras.layers.Dense(
             2048,
-            kernel_initializer="pytorch_uniform",
-            bias_initializer="pytorch_uniform",
+            kernel_initializer=PyTorchUniform(),
+            bias_initializer=PyTorchUniform(),
         ),
         [(None, 64)],
         KERNEL_AND_BIAS_PAIRS,
@@ -79,8 +79,8 @@ ROWS = {
             512,
             3,
             groups=4,
-            kernel_initializer="pytorch_uniform",
-            bias_initializer="pytorch_uniform",
+            kernel_initializer=PyTorchUniform(),
+            bias_initializer=PyTorchUniform(),
         ),
         [(1, 8, 8, 16)],
         KERNEL_AND_BIAS_PAIRS,
@@ -90,8 +90,8 @@ ROWS = {
         lambda: keras.layers.Conv1DTranspose(
             256,
             3,
-            kernel_initializer="pytorch_uniform",
-            bias_initializer="pytorch_uniform",
+            kernel_initializer=PyTorchUniform(),
+            bias_initializer=PyTorchUniform(),
         ),
         [(1, 8, 32)],
         KERNEL_AND_BIAS_PAIRS,
@@ -101,8 +101,8 @@ ROWS = {
         lambda: keras.layers.DepthwiseConv2D(
             3,
             depth_multiplier=4,
-            depthwise_initializer="pytorch_uniform",
-            bias_initializer="pytorch_uniform",
+            depthwise_initializer=PyTorchUniform(),
+            bias_initializer=PyTorchUniform(),
         ),
         [(1, 8, 8, 64)],
         KERNEL_AND_BIAS_PAIRS,
@@ -217,7 +217,7 @@ def check_parity(layer, module, pairs, name):
 )
 def test_initializers_under_the_patch_match_torch(name):
     make_torch, make_keras, shapes, pairs = ROWS[name]
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = keras_built(make_keras, *shapes)
     check_parity(layer, torch_module(make_torch), pairs, name)
 
@@ -249,7 +249,10 @@ STOCK_BIASES = {
 def test_stock_keras_bias_fails_the_parity_test(name):
     make_torch, _, shapes, _ = ROWS[name]
     layer = keras_built(
-        lambda: STOCK_BIASES[name](PyTorchUniform(seed=SEED)), *shapes
+        lambda: STOCK_BIASES[name](
+            testing.hide_fans(PyTorchUniform(seed=SEED))
+        ),
+        *shapes,
     )
     torch_bias = param(torch_module(make_torch).bias)
     assert not same_distribution(testing.numpy(layer.bias), torch_bias)
@@ -297,9 +300,15 @@ def test_pytorch_uniform_serializes():
     restored = keras.initializers.deserialize(config)
     assert isinstance(restored, PyTorchUniform)
     assert restored.get_config() == {"seed": 3}
+
+
+@testing.runtime_only("patch() registers the string 'pytorch_uniform'")
+def test_pytorch_uniform_is_a_string_while_patched():
     with pytest.raises(ValueError):
         keras.initializers.get("pytorch_uniform")
     with keras_fans.patched():
         assert isinstance(
             keras.initializers.get("pytorch_uniform"), PyTorchUniform
         )
+        layer = keras.layers.Dense(2, bias_initializer="pytorch_uniform")
+        assert isinstance(layer.bias_initializer, PyTorchUniform)

@@ -1,7 +1,17 @@
-"""Helpers shared by the tests: a fan-recording initializer and statistical
-checks whose tolerances come from the sample size."""
+"""Helpers shared by the tests: the mode under test, a fan-recording
+initializer and statistical checks whose tolerances come from the sample
+size.
 
+Two modes: by default the tests run stock Keras with `keras_fans.patch()`;
+with `KERAS_FANS_NATIVE=1` they run a Keras whose source has the fan
+context (the pull request's), and never patch.
+"""
+
+import contextlib
+import copy
+import functools
 import math
+import os
 
 import keras
 import numpy as np
@@ -9,10 +19,81 @@ import pytest
 from scipy import stats
 
 import keras_fans
+from keras_fans.initializers import fan_context
+from keras_fans.initializers import random_initializers
+
+# Whether the installed Keras has the fan context in its own source.
+NATIVE = os.environ.get("KERAS_FANS_NATIVE") == "1"
 
 # Significance of each statistical check: a correct draw fails with at most
 # this probability (the seeds are fixed, so a pass is reproducible).
 ALPHA = 1e-4
+
+
+def runtime_only(reason):
+    """Marks a test of the runtime patch itself: skipped in native mode."""
+    return pytest.mark.skipif(NATIVE, reason=f"runtime patch only: {reason}")
+
+
+def fans_on():
+    """Context manager: Keras with the fan context inside.
+
+    `keras_fans.patched()`, or nothing in native mode.
+    """
+    if NATIVE:
+        return contextlib.nullcontext()
+    return keras_fans.patched()
+
+
+def _implementation():
+    """The modules whose `compute_fans` and `with_fans` are under test:
+    Keras's own in native mode, else keras_fans's. Looked up at call time,
+    so that on a Keras without them conftest.py can stop the run first."""
+    if NATIVE:
+        keras_initializers = keras.src.initializers
+        return keras_initializers.random_initializers, keras_initializers
+    return random_initializers, fan_context
+
+
+def compute_fans(*args, **kwargs):
+    """The `compute_fans` under test."""
+    return _implementation()[0].compute_fans(*args, **kwargs)
+
+
+def shape_fans(*args, **kwargs):
+    """Stock Keras's shape-only `compute_fans`, kept as `_shape_fans`."""
+    return _implementation()[0]._shape_fans(*args, **kwargs)
+
+
+def with_fans(*args, **kwargs):
+    """The `with_fans` under test."""
+    return _implementation()[1].with_fans(*args, **kwargs)
+
+
+@functools.cache
+def _fans_hidden(cls):
+    """A subclass of `cls` whose `__call__` declares no fan context."""
+
+    def __call__(self, shape, dtype=None):
+        return cls.__call__(self, shape, dtype=dtype)
+
+    return type(f"{cls.__name__}FansHidden", (cls,), {"__call__": __call__})
+
+
+def hide_fans(initializer):
+    """`initializer`, drawing stock Keras's values in either mode.
+
+    A copy whose `__call__` does not declare `fan_in` and `fan_out`: Keras
+    calls it exactly as stock Keras does, so it draws, patched or natively
+    fixed, what stock Keras draws. Still an instance of its class, so
+    Keras's own checks and clones treat it as stock Keras treats
+    `initializer` (EinsumDense gives a VarianceScaling kernel its axes;
+    attention layers clone theirs with `from_config`).
+    """
+    initializer = keras.initializers.get(initializer)
+    hidden = copy.copy(initializer)
+    hidden.__class__ = _fans_hidden(type(initializer))
+    return hidden
 
 
 class FanRecorder(keras.initializers.Initializer):
@@ -37,10 +118,11 @@ class FanRecorder(keras.initializers.Initializer):
 
 
 def recorded_fans(make_layer, *shapes):
-    """Creates and builds `make_layer()` patched; the fans of every
-    `FanRecorder` call, as a sorted list of `(shape, fan_in, fan_out)`."""
+    """Creates and builds `make_layer()` with the fan context; the fans of
+    every `FanRecorder` call, as a sorted list of `(shape, fan_in,
+    fan_out)`."""
     FanRecorder.recorded()
-    with keras_fans.patched():
+    with fans_on():
         make_layer().build(*shapes)
     return FanRecorder.recorded()
 
@@ -105,13 +187,13 @@ def check_bias_fans(
     scale=2.0,
     get_bias=lambda layer: layer.bias,
 ):
-    """Asserts a patched build draws the bias with the layer's `fans`.
+    """Asserts a build with the fan context draws the bias with `fans`.
 
     `make_layer(bias_initializer)` makes the layer; `shapes` build it;
     `get_bias(layer)` is the part of the bias to check. The bias initializer
     is `VarianceScaling(scale, mode, distribution)`, so the bias must have
     variance `scale / fan`, `fan` chosen from `fans` by `mode`. The same
-    check must fail on the stock build.
+    check must fail on stock Keras's values, drawn through `hide_fans`.
     """
     fan_in, fan_out = fans
     if mode == "fan_in":
@@ -122,18 +204,23 @@ def check_bias_fans(
         fan = (fan_in + fan_out) / 2
     variance = scale / fan
 
-    def build_bias():
+    def build_bias(wrap=lambda initializer: initializer):
         layer = make_layer(
-            keras.initializers.VarianceScaling(
-                scale=scale, mode=mode, distribution=distribution, seed=7
+            wrap(
+                keras.initializers.VarianceScaling(
+                    scale=scale, mode=mode, distribution=distribution, seed=7
+                )
             )
         )
         layer.build(*shapes)
-        return get_bias(layer)
+        return numpy(get_bias(layer))
 
-    stock = build_bias()
+    stock = build_bias(hide_fans)
+    with fans_on():
+        # The premise of `hide_fans`, proven at run time: patched, it draws
+        # the unpatched values.
+        np.testing.assert_array_equal(build_bias(hide_fans), stock)
+        fixed = build_bias()
     with pytest.raises(AssertionError):
         check_variance_scaling_draw(stock, distribution, variance)
-    with keras_fans.patched():
-        patched = build_bias()
-    check_variance_scaling_draw(patched, distribution, variance)
+    check_variance_scaling_draw(fixed, distribution, variance)

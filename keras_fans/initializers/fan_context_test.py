@@ -5,7 +5,6 @@ import numpy as np
 
 import keras_fans
 from keras_fans import testing
-from keras_fans.initializers.fan_context import with_fans
 
 
 def plain_function(shape, dtype=None):
@@ -23,7 +22,7 @@ class ThirdParty:
 
 
 def test_initializers_that_do_not_opt_in_come_back_unchanged():
-    with keras_fans.patched():
+    with testing.fans_on():
         for initializer in (
             plain_function,
             swallows_kwargs,
@@ -31,18 +30,20 @@ def test_initializers_that_do_not_opt_in_come_back_unchanged():
             keras.initializers.Ones(),
             keras.initializers.Zeros(),
         ):
-            assert with_fans(initializer, 3, 4) is initializer
+            assert testing.with_fans(initializer, 3, 4) is initializer
 
 
 def test_strings_are_resolved_like_add_weight_does():
-    assert isinstance(with_fans("zeros", 3, 4), keras.initializers.Zeros)
-    assert with_fans(None, 3, 4) is None
+    assert isinstance(
+        testing.with_fans("zeros", 3, 4), keras.initializers.Zeros
+    )
+    assert testing.with_fans(None, 3, 4) is None
 
 
 def test_opt_in_initializer_gets_the_fans():
     recorder = testing.FanRecorder()
     testing.FanRecorder.recorded()
-    with_fans(recorder, 3, 4)((5,), dtype="float32")
+    testing.with_fans(recorder, 3, 4)((5,), dtype="float32")
     assert testing.FanRecorder.recorded() == [((5,), 3, 4)]
 
 
@@ -53,18 +54,25 @@ def test_wrapper_reports_the_wrapped_signature():
         ):
             return keras.ops.ones(shape, dtype=dtype)
 
-    wrapped = with_fans(WithLayout(), 3, 4)
+    wrapped = testing.with_fans(WithLayout(), 3, 4)
     assert "layout" in inspect.signature(wrapped).parameters
-    wrapped = with_fans(testing.FanRecorder(), 3, 4)
+    wrapped = testing.with_fans(testing.FanRecorder(), 3, 4)
     assert "layout" not in inspect.signature(wrapped).parameters
 
 
-def test_wrapper_is_pure_and_survives_unpatch():
+def test_wrapper_is_pure():
     initializer = keras.initializers.HeUniform(seed=5)
-    with keras_fans.patched():
-        wrapped = with_fans(initializer, 16, 4096)
+    with testing.fans_on():
+        wrapped = testing.with_fans(initializer, 16, 4096)
         first = testing.numpy(wrapped((4096,)))
         np.testing.assert_array_equal(testing.numpy(wrapped((4096,))), first)
+
+
+@testing.runtime_only("unpatch() takes the fan context away")
+def test_wrapper_survives_unpatch():
+    initializer = keras.initializers.HeUniform(seed=5)
+    with keras_fans.patched():
+        wrapped = testing.with_fans(initializer, 16, 4096)
     # Called after unpatch (a deferred variable): stock draw, no TypeError.
     np.testing.assert_array_equal(
         testing.numpy(wrapped((4096,))), testing.numpy(initializer((4096,)))

@@ -23,15 +23,15 @@ FANS = {"fan_in": 16, "fan_out": 64, "fan_avg": 40}
     ],
 )
 def test_compute_fans_without_context_is_stock(shape, expected):
-    assert keras_fans.compute_fans(shape) == expected
-    with keras_fans.patched():
-        stock = keras.src.initializers.random_initializers.compute_fans
-        assert stock(shape) == expected
+    assert testing.compute_fans(shape) == expected
+    with testing.fans_on():
+        in_keras = keras.src.initializers.random_initializers.compute_fans
+        assert in_keras(shape) == expected
 
 
 def test_compute_fans_explicit_axes_unchanged():
-    assert keras_fans.compute_fans((2, 3, 4), [0], [1, 2]) == (2, 12)
-    assert keras_fans.compute_fans((2, 3, 4), [0, 1], [2]) == (6, 4)
+    assert testing.compute_fans((2, 3, 4), [0], [1, 2]) == (2, 12)
+    assert testing.compute_fans((2, 3, 4), [0, 1], [2]) == (6, 4)
 
 
 @pytest.mark.parametrize(
@@ -45,13 +45,13 @@ def test_compute_fans_explicit_axes_unchanged():
     ],
 )
 def test_compute_fans_explicit_fan_wins(kwargs, expected):
-    fans = keras_fans.compute_fans((7,), **kwargs)
+    fans = testing.compute_fans((7,), **kwargs)
     assert fans == expected
     assert all(type(fan) is int for fan in fans)
 
 
 def test_compute_fans_explicit_fan_wins_over_axes():
-    assert keras_fans.compute_fans((2, 3), [0], [1], fan_in=5) == (5, 3)
+    assert testing.compute_fans((2, 3), [0], [1], fan_in=5) == (5, 3)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_compute_fans_explicit_fan_wins_over_axes():
 @pytest.mark.parametrize("name", ["fan_in", "fan_out"])
 def test_compute_fans_rejects_bad_fans(name, value, error):
     with pytest.raises(error, match=re.escape(f"{name}={value!r}")):
-        keras_fans.compute_fans((7,), **{name: value})
+        testing.compute_fans((7,), **{name: value})
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
@@ -84,11 +84,12 @@ def test_variance_scaling_scales_by_given_fans(mode, distribution):
     stock = initializer(shape)
     with pytest.raises(AssertionError):
         testing.check_variance_scaling_draw(stock, distribution, variance)
-    with keras_fans.patched():
+    with testing.fans_on():
         drawn = initializer(shape, fan_in=16, fan_out=64)
     testing.check_variance_scaling_draw(drawn, distribution, variance)
 
 
+@testing.runtime_only("compares patched with unpatched Keras")
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", [(), (5,), (4, 6), (3, 3, 2, 8)])
@@ -119,13 +120,13 @@ def test_subclasses_take_the_fan_context(name, variance):
     initializer = keras.initializers.get(
         {"class_name": name, "config": {"seed": 1}}
     )
-    with keras_fans.patched():
+    with testing.fans_on():
         drawn = initializer((4096,), fan_in=16, fan_out=64)
     distribution = initializer.distribution
     testing.check_variance_scaling_draw(drawn, distribution, variance)
 
 
-@pytest.mark.parametrize(
+OTHER_RANDOM_INITIALIZERS = pytest.mark.parametrize(
     "initializer, shape",
     [
         (keras.initializers.RandomNormal(seed=1), (6, 5)),
@@ -135,10 +136,18 @@ def test_subclasses_take_the_fan_context(name, variance):
     ],
     ids=lambda value: type(value).__name__,
 )
+
+
+@OTHER_RANDOM_INITIALIZERS
 def test_other_random_initializers_accept_and_ignore_fans(initializer, shape):
     stock = testing.numpy(initializer(shape))
+    with testing.fans_on():
+        given = testing.numpy(initializer(shape, fan_in=3, fan_out=4))
+    np.testing.assert_array_equal(given, stock)
+
+
+@testing.runtime_only("unpatched Keras is what rejects the keywords")
+@OTHER_RANDOM_INITIALIZERS
+def test_unpatched_random_initializers_reject_fans(initializer, shape):
     with pytest.raises(TypeError):
         initializer(shape, fan_in=3, fan_out=4)
-    with keras_fans.patched():
-        patched = testing.numpy(initializer(shape, fan_in=3, fan_out=4))
-    np.testing.assert_array_equal(patched, stock)

@@ -119,6 +119,15 @@ def test_wide_conv_bias_is_drawn_with_layer_fans(mode, distribution):
     )
 
 
+def wide_depthwise_kernel(wrap=lambda initializer: initializer):
+    layer = keras.layers.DepthwiseConv2D(
+        3, depthwise_initializer=wrap(keras.initializers.GlorotUniform(seed=5))
+    )
+    layer.build((1, 5, 5, 4096))
+    return testing.numpy(layer.kernel)
+
+
+@testing.runtime_only("depthwise_kernels=False is an option of patch()")
 def test_depthwise_kernels_can_stay_stock():
     def make_layer():
         return keras.layers.DepthwiseConv2D(
@@ -128,34 +137,26 @@ def test_depthwise_kernels_can_stay_stock():
         )
 
     testing.FanRecorder.recorded()
+    stock = wide_depthwise_kernel()
     with keras_fans.patched(depthwise_kernels=False):
         make_layer().build((1, 5, 5, 4))
+        np.testing.assert_array_equal(wide_depthwise_kernel(), stock)
     assert testing.FanRecorder.recorded() == [
         ((3, 3, 4, 1), None, None),
         ((4,), 9, 9),
     ]
 
 
-def wide_depthwise_kernel():
-    layer = keras.layers.DepthwiseConv2D(
-        3, depthwise_initializer=keras.initializers.GlorotUniform(seed=5)
-    )
-    layer.build((1, 5, 5, 4096))
-    return testing.numpy(layer.kernel)
-
-
 def test_depthwise_kernel_is_drawn_with_one_channels_fans():
     # Glorot: variance 2 / (fan_in + fan_out) = 2 / (9 + 9), not the stock
     # 2 / (9 * 4096 + 9).
     variance = 2 / 18
-    stock = wide_depthwise_kernel()
+    stock = wide_depthwise_kernel(testing.hide_fans)
     with pytest.raises(AssertionError):
         testing.check_variance_scaling_draw(stock, "uniform", variance)
-    with keras_fans.patched(depthwise_kernels=False):
-        np.testing.assert_array_equal(wide_depthwise_kernel(), stock)
-    with keras_fans.patched():
-        patched = wide_depthwise_kernel()
-    testing.check_variance_scaling_draw(patched, "uniform", variance)
+    with testing.fans_on():
+        fixed = wide_depthwise_kernel()
+    testing.check_variance_scaling_draw(fixed, "uniform", variance)
 
 
 # Wide layers whose bias size differs from their fan_in: the bias must be

@@ -2,7 +2,6 @@ import keras
 import numpy as np
 import pytest
 
-import keras_fans
 from keras_fans import testing
 
 
@@ -82,18 +81,18 @@ def test_attention_clones_keep_their_seeds(make_layer):
     attention layer draws the same weights twice, and its kernels are
     stock."""
 
-    def weights():
+    def weights(wrap=lambda initializer: initializer):
         layer = make_layer(
-            kernel_initializer=keras.initializers.GlorotUniform(seed=1),
-            bias_initializer=keras.initializers.HeUniform(seed=2),
+            kernel_initializer=wrap(keras.initializers.GlorotUniform(seed=1)),
+            bias_initializer=wrap(keras.initializers.HeUniform(seed=2)),
         )
         layer.build((1, 4, 16), (1, 4, 16))
         return {
             w.path.split("/", 1)[1]: testing.numpy(w) for w in layer.weights
         }
 
-    stock = weights()
-    with keras_fans.patched():
+    stock = weights(testing.hide_fans)
+    with testing.fans_on():
         first, second = weights(), weights()
     assert first.keys() == stock.keys()
     for path in first:

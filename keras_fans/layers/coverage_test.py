@@ -1,13 +1,13 @@
 """The coverage guard: every public Keras layer with a bias gets its fans.
 
 Builds each public `keras.layers` class (required arguments filled from
-`REQUIRED`) while patched, on the first of a few small inputs it accepts,
-with a recording bias initializer, and fails naming each layer whose bias
-was filled without a fan context. A future Keras layer with a bias makes it
-fail until a fan rule covers it. Layers it cannot build on its own (the
-wrappers Bidirectional, TimeDistributed, RNN, StackedRNNCells, merges,
-Embedding, ...) have no bias of their own in Keras 3.15; the layers the
-wrappers hold are checked as themselves.
+`REQUIRED`) with the fan context, on the first of a few small inputs it
+accepts, with a recording bias initializer, and fails naming each layer
+whose bias was filled without a fan context. A future Keras layer with a
+bias makes it fail until a fan rule covers it. Layers it cannot build on its
+own (the wrappers Bidirectional, TimeDistributed, RNN, StackedRNNCells,
+merges, Embedding, ...) have no bias of their own in Keras 3.15; the layers
+the wrappers hold are checked as themselves.
 """
 
 import functools
@@ -16,7 +16,6 @@ import inspect
 import keras
 import pytest
 
-import keras_fans
 from keras_fans import patching
 from keras_fans import testing
 
@@ -87,10 +86,10 @@ def build(cls, arguments):
 
 
 def audit(classes):
-    """Builds each class patched; `{class name: problem}` for each whose
-    bias got no fan context, and the built layers by class name."""
+    """Builds each class with the fan context; `{class name: problem}` for
+    each whose bias got none, and the built layers by class name."""
     problems, layers = {}, {}
-    with keras_fans.patched():
+    with testing.fans_on():
         for cls in classes:
             arguments = constructor_arguments(cls)
             if arguments is None:
@@ -132,6 +131,7 @@ BIAS_RULES = [
 ]
 
 
+@testing.runtime_only("removes a fan rule from patch()")
 @pytest.mark.parametrize(
     "rule", BIAS_RULES, ids=lambda rule: rule.layer_class.__name__
 )

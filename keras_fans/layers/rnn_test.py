@@ -2,7 +2,6 @@ import keras
 import numpy as np
 import pytest
 
-import keras_fans
 from keras_fans import testing
 
 
@@ -58,7 +57,7 @@ def test_recurrent_bias_fans(layer_class, kwargs, input_shape, expected):
         return layer_class(bias_initializer=testing.FanRecorder(), **kwargs)
 
     testing.FanRecorder.recorded()
-    with keras_fans.patched():
+    with testing.fans_on():
         make_layer()(keras.Input(batch_shape=input_shape))
     assert testing.FanRecorder.recorded() == expected
 
@@ -133,7 +132,7 @@ def test_forget_bias_closure_is_kept_for_plain_initializers():
     def plain(shape, dtype=None):
         return keras.ops.zeros(shape, dtype=dtype)
 
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = keras.layers.LSTM(3, bias_initializer=plain)
         layer.build((1, 2, 4))
     bias = testing.numpy(layer.cell.bias)

@@ -35,31 +35,31 @@ def weights(layer):
 @pytest.mark.parametrize("name", LAYERS)
 def test_kernel_and_seeded_bias_without_context_are_stock(name):
     # RandomNormal accepts and ignores the fan context: every weight is stock.
-    def seeded():
+    def seeded(wrap=lambda initializer: initializer):
         return build(
             name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=2),
-            bias_initializer=keras.initializers.RandomNormal(seed=3),
+            kernel_initializer=wrap(keras.initializers.GlorotUniform(seed=2)),
+            bias_initializer=wrap(keras.initializers.RandomNormal(seed=3)),
         )
 
-    stock = weights(seeded())
-    with keras_fans.patched():
-        patched = weights(seeded())
-    assert patched.keys() == stock.keys()
+    stock = weights(seeded(testing.hide_fans))
+    with testing.fans_on():
+        given = weights(seeded())
+    assert given.keys() == stock.keys()
     for weight_name, value in stock.items():
-        np.testing.assert_array_equal(patched[weight_name], value)
+        np.testing.assert_array_equal(given[weight_name], value)
 
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_default_bias_is_still_zeros(name):
-    with keras_fans.patched():
+    with testing.fans_on():
         bias = testing.numpy(build(name).bias)
     np.testing.assert_array_equal(bias, np.zeros_like(bias))
 
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_seeded_bias_is_deterministic(name):
-    with keras_fans.patched():
+    with testing.fans_on():
         first, second = (
             testing.numpy(
                 build(
@@ -85,7 +85,7 @@ def test_custom_initializers_are_called_as_before(name):
             return keras.ops.zeros(shape, dtype=dtype)
 
     third_party = ThirdParty()
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = build(name, bias_initializer=plain)
         assert layer.bias_initializer is plain
         layer = build(name, bias_initializer=third_party)
@@ -101,7 +101,7 @@ def test_config_and_serialization_are_untouched(name):
     initializer = keras.initializers.HeUniform(seed=1)
     serialized = keras.initializers.serialize(initializer)
     stock = build(name, name="probe", bias_initializer=initializer)
-    with keras_fans.patched():
+    with testing.fans_on():
         layer = build(name, name="probe", bias_initializer=initializer)
         assert layer.bias_initializer is initializer
         assert keras.initializers.serialize(initializer) == serialized
@@ -120,7 +120,7 @@ def test_deferred_initialization_keeps_the_fan_context():
         keras.src.backend.common.variables.initialize_all_variables()
         return testing.numpy(layer.bias)
 
-    with keras_fans.patched():
+    with testing.fans_on():
         eager = testing.numpy(
             build(
                 "Dense", bias_initializer=keras.initializers.HeUniform(5)
@@ -130,6 +130,7 @@ def test_deferred_initialization_keeps_the_fan_context():
     testing.check_variance_scaling_draw(eager, "uniform", 2.0 / 16)
 
 
+@testing.runtime_only("a layer created before patch() keeps stock behaviour")
 def test_fan_context_needs_creation_and_build_while_patched():
     def he_bias(layer):
         layer.build((1, 16))
@@ -154,6 +155,6 @@ def test_build_called_with_a_keyword_shape():
         return keras.layers.Dense(8, bias_initializer=testing.FanRecorder())
 
     testing.FanRecorder.recorded()
-    with keras_fans.patched():
+    with testing.fans_on():
         make_layer().build(input_shape=(None, 16))
     assert testing.FanRecorder.recorded() == [((8,), 16, 8)]
