@@ -11,7 +11,9 @@ sdist, our stand-in for Keras main):
 3. run Keras's own tests of every directory the diff touches, plus the
    tests it adds, on each backend against the patched Keras. A failure is
    explained only if the same test fails against the stock Keras too;
-4. run our own suite against the patched Keras in native mode
+4. compare the initial weights of one layer of each kind the fix covers,
+   bit for bit, with the runtime patch's (`fingerprint.py`);
+5. run our own suite against the patched Keras in native mode
    (`KERAS_FANS_NATIVE=1`: `keras_fans.patch()` is never called) and
    compare every test's outcome with the runtime-patched run of the suite
    on the pinned Keras in `.venv`. Tests of the runtime machinery are
@@ -159,6 +161,32 @@ def _check_keras_tests(python, stock_python, backend, tests, added, workers):
     return unexplained
 
 
+def _fingerprint(python, backend, *options):
+    return subprocess.run(
+        [python, "-m", "upstream_tests.fingerprint", *options],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    ).stdout.strip()
+
+
+def _check_weights(python, stock_python, backend, runtime):
+    """The patched Keras's initial weights against the runtime patch's,
+    bit for bit (`fingerprint.py`); stock Keras's must differ."""
+    native = _fingerprint(python, backend)
+    stock = _fingerprint(stock_python, backend)
+    same = native == runtime
+    print(
+        f"  {backend}: initial weights (fingerprint.py): "
+        f"{'bit-identical to' if same else 'DIFFERENT from'} the runtime "
+        f"patch's; stock Keras's {'differ' if stock != runtime else 'SAME'}",
+        flush=True,
+    )
+    return [] if same and stock != runtime else [f"{backend}: weights"]
+
+
 def _check_native_suite(python, backend, runtime, workers):
     """Our suite in native mode against the patched Keras, compared with
     the runtime-patched `runtime` outcomes; returns the differences."""
@@ -251,8 +279,11 @@ def check(requirement, backends, runtime, workers):
         problems += _check_keras_tests(
             python, stock_python, backend, tests, added, workers
         )
+        problems += _check_weights(
+            python, stock_python, backend, runtime[backend]["weights"]
+        )
         problems += _check_native_suite(
-            python, backend, runtime[backend], workers
+            python, backend, runtime[backend]["suite"], workers
         )
         print(f"  {backend}: {time.perf_counter() - start:.0f} s", flush=True)
     return problems
@@ -273,13 +304,15 @@ def main(argv=None):
     start = time.perf_counter()
     runtime = {}
     for backend in args.backend:
-        runtime[backend] = _our_suite(
-            sys.executable, backend, False, args.workers
-        )
-        passed = sum(o == "passed" for o, _ in runtime[backend].values())
+        suite = _our_suite(sys.executable, backend, False, args.workers)
+        runtime[backend] = {
+            "suite": suite,
+            "weights": _fingerprint(sys.executable, backend, "--patch"),
+        }
+        passed = sum(outcome == "passed" for outcome, _ in suite.values())
         print(
             f"runtime patch, keras {keras.version()}, {backend}: our suite "
-            f"{passed} passed of {len(runtime[backend])}",
+            f"{passed} passed of {len(suite)}",
             flush=True,
         )
     problems = []
