@@ -248,18 +248,22 @@ def check(requirement, backends, runtime, workers):
         f"{_keras_version(python)}",
         flush=True,
     )
-    touched = sorted(
-        {
-            str(Path(line.split(" b/")[-1]).parent.relative_to("keras/src"))
-            for line in patch.splitlines()
-            if line.startswith("diff --git")
-        }
-    )
+    lines = patch.splitlines()
     added = {
         line.removeprefix("+++ b/")
-        for line, previous in zip(patch.splitlines()[1:], patch.splitlines())
+        for line, previous in zip(lines[1:], lines)
         if previous == "--- /dev/null"
     }
+    changed = {
+        line.removeprefix("+++ b/") for line in lines if line[:6] == "+++ b/"
+    }
+    touched = sorted(
+        {
+            str(Path(relative).parent.relative_to("keras/src"))
+            for relative in changed - added
+            if relative.startswith("keras/src/")
+        }
+    )
     has_tests = any(tree.rglob("*_test.py"))
     test_source = (
         tree if has_tests else sources.sdist(f"keras=={keras.version()}")
@@ -268,6 +272,7 @@ def check(requirement, backends, runtime, workers):
     shutil.rmtree(tests, ignore_errors=True)
     run.copy_tests(test_source, touched, tests)
     for test in added:
+        (tests / test).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(patched / test, tests / test)
     print(
         f"  Keras's tests of {', '.join(touched)} from {test_source.name}",

@@ -33,5 +33,9 @@ def sdist(requirement):
         if not tree.exists():
             with tarfile.open(archive) as opened:
                 opened.extractall(download, filter="data")
-            (Path(download) / tree.name).rename(tree)
+            try:
+                (Path(download) / tree.name).rename(tree)
+            except OSError:  # Another process (a test worker) was first.
+                if not tree.exists():
+                    raise
     return tree
