@@ -226,6 +226,11 @@ class _Generator:
                 and isinstance(sub.value, ast.Name)
                 and _module_name(ours, sub.value.id) == target.module
             ):
+                if sub.attr not in target.bound:
+                    raise UpstreamShapeError(
+                        f"{target.relative}: no `{sub.attr}` for our "
+                        f"`{sub.value.id}.{sub.attr}`"
+                    )
                 value = sub.value
                 cuts.append(
                     (value.lineno, value.col_offset, value.end_col_offset + 1)

@@ -79,6 +79,13 @@ def test_every_rule_is_applied(pinned):
             r"dense.py:\d+: the initializer of `bias` in `Dense.build`",
         ),
         (
+            "keras/src/layers/core/einsum_dense.py",
+            "def _analyze_einsum_string(",
+            "def _parse_einsum_string(",
+            r"einsum_dense.py: no `_analyze_einsum_string` for our "
+            r"`einsum_dense._analyze_einsum_string`",
+        ),
+        (
             "keras/src/initializers/random_initializers.py",
             "def compute_fans(",
             "def fans_of(",
