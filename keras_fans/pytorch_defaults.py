@@ -13,8 +13,10 @@ from keras_fans.layers import convolutional
 from keras_fans.layers import core
 
 # The fan-in of a linear or convolutional layer: its bias fan rule.
-_FAN_IN = {rule.layer_class: rule.fans for rule in core.RULES}
-_FAN_IN.update({rule.layer_class: rule.fans for rule in convolutional.RULES})
+_FAN_IN = {
+    rule.installed_class(): rule.fans
+    for rule in core.RULES + convolutional.RULES
+}
 
 
 def _uniform(variable, bound, seed):

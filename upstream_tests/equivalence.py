@@ -265,9 +265,7 @@ def check(requirement, backends, runtime, workers):
         }
     )
     has_tests = any(tree.rglob("*_test.py"))
-    test_source = (
-        tree if has_tests else sources.sdist(f"keras=={keras.version()}")
-    )
+    test_source = tree if has_tests else sources.sdist(sources.pinned())
     tests = WORK / tree.name / "tests"
     shutil.rmtree(tests, ignore_errors=True)
     run.copy_tests(test_source, touched, tests)
@@ -299,7 +297,7 @@ def main(argv=None):
     parser.add_argument(
         "--keras",
         nargs="+",
-        default=[f"keras=={keras.version()}", "keras-nightly"],
+        default=[sources.pinned(), "keras-nightly"],
         help="pip requirements of the Keras sources (default: the pinned "
         "release and the newest keras-nightly)",
     )

@@ -1,7 +1,9 @@
 """Bias fans of the core layers.
 
-Upstream files: `keras/src/layers/core/dense.py` and
-`keras/src/layers/core/einsum_dense.py` (the bias `add_weight` in `build`).
+Upstream files: `keras/src/layers/core/dense.py`,
+`keras/src/layers/core/einsum_dense.py` and, in Keras main,
+`keras/src/layers/core/ternary_dense.py` (the bias `add_weight` in
+`build`).
 """
 
 from keras.src.layers.core import einsum_dense
@@ -32,4 +34,10 @@ def _einsum_dense_bias_fans(layer, input_shape):
 RULES = (
     FanRule(Dense, "bias", _dense_bias_fans),
     FanRule(einsum_dense.EinsumDense, "bias", _einsum_dense_bias_fans),
+    # In Keras main (keras-nightly 3.16), not in 3.15.
+    FanRule(
+        "keras.src.layers.core.ternary_dense.TernaryDense",
+        "bias",
+        _dense_bias_fans,
+    ),
 )

@@ -17,6 +17,7 @@ when it is created and built while patched.
 """
 
 import functools
+import importlib
 import inspect
 import threading
 from typing import Callable
@@ -36,15 +37,29 @@ def _hand_fans(layer, initializer, fans):
 class FanRule(NamedTuple):
     """How `layer_class.build` hands the weight `weight_name` its fans.
 
+    `layer_class` is a class, or the `"module.Name"` path of a layer newer
+    than the pinned Keras: the patch skips it where the installed Keras
+    lacks it; the upstream diff covers it where the source has it.
     `fans(layer, input_shape) -> (fan_in, fan_out)`;
     `apply(layer, initializer, fans)` returns the initializer to use instead
     of the one `build` passed to `add_weight` (default: `with_fans`).
     """
 
-    layer_class: type
+    layer_class: type | str
     weight_name: str
     fans: Callable
     apply: Callable = _hand_fans
+
+    def installed_class(self):
+        """The layer class, or None if the installed Keras has no such
+        layer."""
+        if isinstance(self.layer_class, type):
+            return self.layer_class
+        module, _, name = self.layer_class.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError:
+            return None
 
 
 _local = threading.local()
@@ -99,7 +114,9 @@ def replacements(rules):
     """
     by_class = {}
     for rule in rules:
-        by_class.setdefault(rule.layer_class, {})[rule.weight_name] = rule
+        cls = rule.installed_class()
+        if cls is not None:
+            by_class.setdefault(cls, {})[rule.weight_name] = rule
     builds = tuple(
         (cls, "build", _build_with_fans(vars(cls)["build"], cls_rules))
         for cls, cls_rules in by_class.items()

@@ -9,8 +9,6 @@ installed (pinned) Keras, downloaded into `.cache/`.
 import argparse
 import sys
 
-import keras
-
 from keras_fans.upstream import diff
 from keras_fans.upstream import sources
 
@@ -22,7 +20,7 @@ def main(argv=None):
         help="a Keras source tree (default: the pinned release's sdist)",
     )
     args = parser.parse_args(argv)
-    tree = args.keras_src or sources.sdist(f"keras=={keras.version()}")
+    tree = args.keras_src or sources.sdist(sources.pinned())
     try:
         sys.stdout.write(diff.generate(tree))
     except diff.UpstreamShapeError as error:

@@ -324,8 +324,15 @@ class _Generator:
     def hand_fans(self, rule):
         """Hands the initializer of `rule`'s weight the rule's fans."""
         cls = rule.layer_class
-        target = self.upstream(cls.__module__)
-        build = target.find(f"{cls.__name__}.build")
+        if isinstance(cls, type):
+            module, name = cls.__module__, cls.__name__
+        else:
+            module, _, name = cls.rpartition(".")
+            path = Path(self.tree) / _module_path(self.tree, module)
+            if not path.is_file():
+                return  # A layer newer than this Keras.
+        target = self.upstream(module)
+        build = target.find(f"{name}.build")
         shape = build.args.args[1].arg
         call = _add_weight_call(target, build, rule.weight_name)
         initializer = next(
@@ -341,7 +348,7 @@ class _Generator:
         if not reads or any(r.lineno != r.end_lineno for r in reads):
             raise UpstreamShapeError(
                 f"{target.relative}:{call.lineno}: the initializer of "
-                f"`{rule.weight_name}` in `{cls.__name__}.build` is not "
+                f"`{rule.weight_name}` in `{name}.build` is not "
                 "`self.<name>_initializer` or a local made from one"
             )
         self.provide(

@@ -2,7 +2,6 @@ import os
 import shutil
 import subprocess
 
-import keras
 import pytest
 
 from keras_fans.upstream import diff
@@ -12,7 +11,7 @@ from keras_fans.upstream import sources
 @pytest.fixture(scope="module")
 def pinned():
     """The pinned release's source distribution."""
-    return sources.sdist(f"keras=={keras.version()}")
+    return sources.sdist(sources.pinned())
 
 
 @pytest.fixture

@@ -9,7 +9,16 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-CACHE = Path(__file__).parents[2] / ".cache"
+ROOT = Path(__file__).parents[2]
+CACHE = ROOT / ".cache"
+
+
+def pinned():
+    """The requirement `keras==X` that `requirements.txt` pins."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.startswith("keras=="):
+            return line.split()[0]
+    raise ValueError("requirements.txt pins no `keras==` version")
 
 
 def sdist(requirement):

@@ -3,8 +3,8 @@ import math
 import numpy as np
 from absl.testing import parameterized
 
-from keras.src import backend
 from keras.src import initializers
+from keras.src import ops
 from keras.src import testing
 from keras.src.initializers import random_initializers
 
@@ -39,7 +39,7 @@ class VarianceScalingFansTest(testing.TestCase):
 
     def test_fan_in_sets_the_bound(self):
         n, fan_in = 20000, 16
-        values = backend.convert_to_numpy(
+        values = ops.convert_to_numpy(
             initializers.HeUniform(seed=3)((n,), fan_in=fan_in)
         )
         bound = math.sqrt(6.0 / fan_in)

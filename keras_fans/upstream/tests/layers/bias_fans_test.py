@@ -2,7 +2,6 @@ import math
 
 import numpy as np
 
-from keras.src import backend
 from keras.src import initializers
 from keras.src import layers
 from keras.src import ops
@@ -98,7 +97,7 @@ class BiasFansTest(testing.TestCase):
         def largest(bias_initializer):
             layer = layers.Dense(units, bias_initializer=bias_initializer)
             layer.build((2, fan_in))
-            return np.abs(backend.convert_to_numpy(layer.bias)).max()
+            return np.abs(ops.convert_to_numpy(layer.bias)).max()
 
         self.assertBetween(
             largest(initializers.HeUniform(seed=1)), floor, bound + 1e-6
