@@ -49,7 +49,11 @@ def test_sharded_biases_get_their_fans():
 
 def main():
     import jax
-    from keras.src.backend.jax.core import should_shard_at_init
+
+    try:
+        from keras.src.backend.jax.core import should_shard_at_init
+    except ModuleNotFoundError:  # Keras 3.16 moved it to the backend's ops.
+        from keras.src.backend.jax.ops.core import should_shard_at_init
 
     class LayoutHeUniform(keras.initializers.HeUniform):
         """Declares `layout`: Keras hands it the sharding to draw into."""
