@@ -2,6 +2,6 @@
 
 Upstream files: none; this is how the others get there. `python -m
 keras_fans.upstream` prints the diff (see `diff.py`); `python -m
-keras_fans.upstream.equivalence` applies it and proves the patched Keras
-behaves as the runtime patch does.
+upstream_tests.equivalence` applies it and proves the patched Keras behaves
+as the runtime patch does.
 """
