@@ -23,6 +23,7 @@ longer has the expected shape raises `UpstreamShapeError`, naming it.
 
 import ast
 import difflib
+import functools
 import inspect
 import subprocess
 import sys
@@ -68,8 +69,7 @@ class _Ours:
         for node in ast.parse("".join(self.lines)).body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
-                    name = alias.asname or alias.name.split(".")[0]
-                    self.imports[name] = _import_line(node, alias)
+                    self.imports[_bound_name(alias)] = _import_line(node, alias)
             else:
                 for name in _bound_names(node):
                     self.definitions[name] = node
@@ -86,6 +86,11 @@ class _Ours:
             line = lines[lineno - 1 - first].encode()
             lines[lineno - 1 - first] = (line[:start] + line[end:]).decode()
         return "".join(lines)
+
+
+def _bound_name(alias):
+    """The name an import binds: `x` for `import x.y`, else its alias."""
+    return alias.asname or alias.name.split(".")[0]
 
 
 def _import_line(node, alias):
@@ -105,13 +110,10 @@ def _bound_names(node):
     return []
 
 
-_ours = {}
-
-
-def _our_module(module):
-    if module.__name__ not in _ours:
-        _ours[module.__name__] = _Ours(module)
-    return _ours[module.__name__]
+@functools.cache
+def _our_module(module_name):
+    """Our module `module_name`, parsed once."""
+    return _Ours(sys.modules[module_name])
 
 
 class _Upstream:
@@ -137,8 +139,7 @@ class _Upstream:
         for node in self.syntax.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.imported.update(_import_line(node, a) for a in node.names)
-                for alias in node.names:
-                    self.bound.add(alias.asname or alias.name.split(".")[0])
+                self.bound.update(_bound_name(a) for a in node.names)
         self.anchor = len(self.lines)  # Line after which added code goes.
 
     def find(self, qualname):
@@ -253,9 +254,7 @@ class _Generator:
             obj = getattr(ours.module, name)
             module = getattr(obj, "__module__", None) or ""
             if module.startswith("keras_fans"):
-                self.provide(
-                    _our_module(sys.modules[module]), obj.__name__, target
-                )
+                self.provide(_our_module(module), obj.__name__, target)
             elif _module_name(ours, name) == target.module:
                 pass
             elif name not in target.bound:
@@ -296,7 +295,7 @@ class _Generator:
     def replace_method(self, target, qualname, function):
         """Replaces the method `qualname` by our module-level `function`."""
         node = target.find(qualname)
-        ours = _our_module(sys.modules[function.__module__])
+        ours = _our_module(function.__module__)
         text = self.text(ours, ours.definitions[function.__name__], target)
         text = text.replace(f"def {function.__name__}(", f"def {node.name}(")
         first = (node.decorator_list or [node])[0].lineno
@@ -352,7 +351,7 @@ class _Generator:
                 "`self.<name>_initializer` or a local made from one"
             )
         self.provide(
-            _our_module(sys.modules[rule.fans.__module__]),
+            _our_module(rule.fans.__module__),
             rule.fans.__name__,
             target,
         )
@@ -444,7 +443,7 @@ def _change(generator):
     )
     generator.rename(initializers, "compute_fans", "_shape_fans")
     generator.define(
-        _our_module(random_initializers),
+        _our_module(random_initializers.__name__),
         "compute_fans",
         initializers,
         after="compute_fans",
@@ -463,7 +462,7 @@ def _change(generator):
                 ["self", "shape", "dtype"],
             )
     generator.define(
-        _our_module(fan_context),
+        _our_module(fan_context.__name__),
         "with_fans",
         generator.upstream("keras.src.initializers"),
     )

@@ -24,14 +24,13 @@ def pinned():
 def sdist(requirement):
     """The unpacked source distribution of `requirement` (e.g.
     `keras==3.15.1`, or `keras-nightly` for the newest nightly)."""
+    # A pinned version already unpacked is not downloaded again.
+    name, _, version = requirement.partition("==")
+    unpacked = CACHE / f"{name.replace('-', '_')}-{version}"
+    if version and unpacked.exists():
+        return unpacked
     CACHE.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as download:
-        # A pinned version already unpacked is not downloaded again.
-        name, _, version = requirement.partition("==")
-        if version:
-            tree = CACHE / f"{name.replace('-', '_')}-{version}"
-            if tree.exists():
-                return tree
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
             + ["--no-binary", ":all:", "--pre", requirement, "-d", download],
