@@ -213,6 +213,16 @@ def audit(model_or_layer):
         A list of `Finding`, one per affected draw (an LSTM bias with
         `unit_forget_bias` has two); empty if nothing is affected.
     """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. Received: "
+            f"model_or_layer={model_or_layer!r}"
+        )
+    if not model_or_layer.built:
+        raise ValueError(
+            f"Build {model_or_layer.name!r} before auditing it: an unbuilt "
+            "layer has no weights yet."
+        )
     return _all_findings(
         _affected(model_or_layer, patching._rules(depthwise_kernels=True))
     )

@@ -139,6 +139,13 @@ def test_audit_of_a_single_layer():
     assert finding.factor == 0.5
 
 
+def test_audit_rejects_what_it_cannot_audit():
+    with pytest.raises(TypeError, match="model_or_layer='dense'"):
+        keras_fans.audit("dense")
+    with pytest.raises(ValueError, match="Build 'unbuilt' before auditing"):
+        keras_fans.audit(L.Dense(4, name="unbuilt"))
+
+
 def test_audit_of_a_build_under_patch():
     with keras_fans.patched():
         assert keras_fans.audit(mixed_model()) == []
