@@ -8,10 +8,9 @@ A weight is affected when a rule covers it, its layer's initializer would
 take the fan context (a `VarianceScaling` whose `__call__` is Keras's or
 declares `fan_in` and `fan_out`), the fan that initializer's `mode` picks
 differs between the weight's shape (what stock Keras uses) and the rule
-(the layer's true fans), and the weight was not drawn with its fans: built
-under `patch()` or re-drawn by `reset_parameters(style="fans")`, a weight
-is right. A file's weights are audited as a stock build of its config
-draws them.
+(the layer's true fans), and the weight was not drawn with its fans (built
+under `patch()`, or re-drawn by `reset_parameters(style="fans")`). A file
+records no draws: it is audited as a stock build of its config draws.
 """
 
 import contextlib

@@ -137,6 +137,10 @@ def test_audit_of_a_single_layer():
         16,
     )
     assert finding.factor == 0.5
+    # An initializer whose `__call__` declares no fans never gets them.
+    layer = L.Dense(64, bias_initializer=testing.hide_fans("he_uniform"))
+    layer.build((None, 16))
+    assert keras_fans.audit(layer) == []
 
 
 def test_audit_rejects_what_it_cannot_audit():
