@@ -6,6 +6,7 @@ scales by the layer's input width instead of by the bias vector's length.
 """
 
 from keras_fans import initializers
+from keras_fans.audit import audit
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.patching import is_patched
 from keras_fans.patching import patch
@@ -14,6 +15,7 @@ from keras_fans.patching import unpatch
 from keras_fans.pytorch_defaults import reset_parameters
 
 __all__ = [
+    "audit",
     "compute_fans",
     "initializers",
     "is_patched",

@@ -1,4 +1,5 @@
-"""`reset_parameters`: re-draw a Keras model's weights as PyTorch would.
+"""`reset_parameters`: re-draw a Keras model's weights as PyTorch would, or
+as a build under `keras_fans.patch()` would.
 
 Upstream file: none; a keras_fans utility. It reuses the bias fan rules
 (`keras_fans/layers/`), whose fan-in is the one PyTorch uses for `Linear`,
@@ -9,6 +10,8 @@ import math
 
 import keras
 
+from keras_fans import patching
+from keras_fans.audit import redraw_with_fans
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
 
@@ -180,28 +183,53 @@ def _reset_for(layer):
     return None
 
 
-def reset_parameters(model_or_layer, style="pytorch", seed=None):
-    """Re-draws, in place, the weights of `model_or_layer` as PyTorch's
-    `reset_parameters()` draws those of the matching `torch.nn` module.
+def reset_parameters(
+    model_or_layer, style="pytorch", seed=None, depthwise_kernels=None
+):
+    """Re-draws, in place, weights of `model_or_layer`.
 
-    Layers with no PyTorch counterpart keep their weights and are returned.
+    - `style="pytorch"`: every weight as PyTorch's `reset_parameters()`
+      draws those of the matching `torch.nn` module, seeded by `seed`.
+    - `style="fans"`: each weight that `keras_fans.audit` finds, exactly as
+      a build under `keras_fans.patch()` draws it (the layer's own
+      initializer and seed, handed its true fans); other weights untouched.
 
     Args:
         model_or_layer: A built Keras layer or model.
-        style: `"pytorch"`, the only style.
-        seed: Integer seed for Keras's seed machinery, or None.
+        style: `"pytorch"` or `"fans"`.
+        seed: Integer seed for Keras's seed machinery, or None
+            (`"pytorch"` only).
+        depthwise_kernels: As in `patch()`, whether depthwise kernels are
+            re-drawn with the fans of one channel's filter (`"fans"` only).
+            None: the option of the `patch()` in effect, else `True`.
 
     Returns:
-        The list of layers with weights of their own that were left alone.
+        `"pytorch"`: the list of layers with weights of their own that were
+        left alone (no PyTorch counterpart). `"fans"`: the list of
+        `keras_fans.audit.Finding`s re-drawn.
     """
-    if style != "pytorch":
+    if style not in ("pytorch", "fans"):
         raise ValueError(
-            f'`style` must be "pytorch". Received: style={style!r}'
+            f'`style` must be "pytorch" or "fans". Received: style={style!r}'
+        )
+    if style == "fans" and seed is not None:
+        raise ValueError(
+            'style="fans" draws with each layer\'s own initializer and its '
+            f"seed; `seed` must be None. Received: seed={seed!r}"
+        )
+    if style == "pytorch" and depthwise_kernels is not None:
+        raise ValueError(
+            '`depthwise_kernels` applies to style="fans" only. Received: '
+            f"depthwise_kernels={depthwise_kernels!r}"
         )
     if not model_or_layer.built:
         raise ValueError(
             f"Build {model_or_layer.name!r} before resetting its parameters."
         )
+    if style == "fans":
+        if depthwise_kernels is None:
+            depthwise_kernels = patching._options.get("depthwise_kernels", True)
+        return redraw_with_fans(model_or_layer, depthwise_kernels)
     seed = keras.random.SeedGenerator(seed)
     unsupported = []
 

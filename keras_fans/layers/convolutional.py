@@ -72,6 +72,16 @@ RULES = (
 
 # On by default; `patch(depthwise_kernels=False)` leaves them stock.
 DEPTHWISE_KERNEL_RULES = (
-    FanRule(BaseDepthwiseConv, "kernel", _depthwise_fans),
-    FanRule(BaseSeparableConv, "depthwise_kernel", _depthwise_fans),
+    FanRule(
+        BaseDepthwiseConv,
+        "kernel",
+        _depthwise_fans,
+        initializer_attribute="depthwise_initializer",
+    ),
+    FanRule(
+        BaseSeparableConv,
+        "depthwise_kernel",
+        _depthwise_fans,
+        initializer_attribute="depthwise_initializer",
+    ),
 )

@@ -20,6 +20,7 @@ import functools
 import importlib
 import inspect
 import threading
+import weakref
 from typing import Callable
 from typing import NamedTuple
 
@@ -43,12 +44,15 @@ class FanRule(NamedTuple):
     `fans(layer, input_shape) -> (fan_in, fan_out)`;
     `apply(layer, initializer, fans)` returns the initializer to use instead
     of the one `build` passed to `add_weight` (default: `with_fans`).
+    `initializer_attribute` is the layer's attribute holding the user's
+    initializer for the weight (read by `keras_fans.audit`).
     """
 
     layer_class: type | str
     weight_name: str
     fans: Callable
     apply: Callable = _hand_fans
+    initializer_attribute: str = "bias_initializer"
 
     def installed_class(self):
         """The layer class, or None if the installed Keras has no such
@@ -63,6 +67,20 @@ class FanRule(NamedTuple):
 
 
 _local = threading.local()
+
+# The variables added with their rule's fans (while patched, or re-drawn by
+# `reset_parameters(style="fans")`), by id; an entry goes with its variable.
+_drawn_with_fans = weakref.WeakValueDictionary()
+
+
+def record_drawn_with_fans(variable):
+    """Records that `variable` was drawn with its rule's fans."""
+    _drawn_with_fans[id(variable)] = variable
+
+
+def drawn_with_fans(variable):
+    """Whether `variable` was drawn with its rule's fans."""
+    return _drawn_with_fans.get(id(variable)) is variable
 
 
 def _builds():
@@ -92,6 +110,7 @@ def _build_with_fans(build, rules):
 
 def _add_weight(self, *args, **kwargs):
     """`Layer.add_weight`, with the fans of the layer's rule, if any."""
+    handed_fans = False
     for layer, input_shape, rules in reversed(_builds()):
         if layer is self:
             rule = rules.get(kwargs.get("name"))
@@ -99,8 +118,12 @@ def _add_weight(self, *args, **kwargs):
                 kwargs["initializer"] = rule.apply(
                     self, kwargs["initializer"], rule.fans(self, input_shape)
                 )
+                handed_fans = True
             break
-    return _stock_add_weight(self, *args, **kwargs)
+    variable = _stock_add_weight(self, *args, **kwargs)
+    if handed_fans:
+        record_drawn_with_fans(variable)
+    return variable
 
 
 def replacements(rules):

@@ -1,0 +1,356 @@
+"""`audit`: which weights of a model are drawn with the wrong fans.
+
+Upstream file: none; a keras_fans utility. It reads the `FanRule`s of
+`patch()` (`keras_fans.patching._rules`), and re-draws through their
+`apply`, as a patched build does.
+
+A weight is affected when a rule covers it, its layer's initializer would
+take the fan context (a `VarianceScaling` whose `__call__` is Keras's or
+declares `fan_in` and `fan_out`), the fan that initializer's `mode` picks
+differs between the weight's shape (what stock Keras uses) and the rule
+(the layer's true fans), and the weight was not drawn with its fans (built
+under `patch()`, or re-drawn by `reset_parameters(style="fans")`). A file
+records no draws: it is audited as a stock build of its config draws.
+"""
+
+import contextlib
+import json
+import math
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from keras.src.initializers.random_initializers import VarianceScaling
+
+from keras_fans import patching
+from keras_fans.initializers.fan_context import _declares_fans
+from keras_fans.initializers.random_initializers import compute_fans
+from keras_fans.layers import weight_fans
+
+
+class Finding(NamedTuple):
+    """One draw of a weight's initializer with the wrong fans.
+
+    `kind` is `"bias"`, or `"depthwise_kernel"` for the depthwise kernels
+    of keras-team/keras#11773. `shape` is the shape the initializer fills:
+    the weight's, or a part of it (an LSTM bias with `unit_forget_bias` is
+    two draws, around the forget gate's ones). `stock_fan` is the fan stock
+    Keras takes from `shape` by the initializer's mode, `true_fan` the one
+    the layer's rule gives; `factor` = stock std / intended std
+    = sqrt(true_fan / stock_fan), each fan at least 1 as Keras divides.
+    """
+
+    path: str
+    layer_class: str
+    weight: str
+    kind: str
+    shape: tuple
+    initializer: str
+    stock_fan: float
+    true_fan: float
+    factor: float
+
+
+class UnreadableFileError(ValueError):
+    """`audit_file` cannot read the file; the message says why."""
+
+
+def _takes_fans(initializer):
+    """Whether `patch()` hands `initializer` its fans: a VarianceScaling
+    that keeps its class's `__call__` or declares the fans."""
+    call = type(initializer).__call__
+    return isinstance(initializer, VarianceScaling) and (
+        call is VarianceScaling.__call__ or _declares_fans(call)
+    )
+
+
+class _DrawRecorder:
+    """Opts into the fan context and records each call's
+    `(shape, fan_in, fan_out)`; fills zeros."""
+
+    def __init__(self):
+        self.draws = []
+
+    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
+        self.draws.append((tuple(shape), fan_in, fan_out))
+        return np.zeros(shape, dtype=dtype)
+
+
+class _LayerWith:
+    """`layer`, except that `attribute` reads `value`."""
+
+    def __init__(self, layer, attribute, value):
+        self._layer = layer
+        vars(self)[attribute] = value
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+
+def _rule_fans(layer, rule, path):
+    """The rule's `(fan_in, fan_out)`, from the shape Keras built with."""
+    build_config = layer.get_build_config() or {}
+    if "input_shape" not in build_config:
+        raise ValueError(
+            f"Cannot audit layer {path!r}: Keras recorded no single input "
+            f"shape for it. Received: build config {build_config!r}"
+        )
+    return rule.fans(layer, build_config["input_shape"])
+
+
+def _mode_fan(initializer, fan_in, fan_out):
+    return {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2,
+    }[initializer.mode]
+
+
+def _describe(initializer):
+    return (
+        f"{type(initializer).__name__}(scale={initializer.scale:.4g}, "
+        f"mode={initializer.mode!r}, "
+        f"distribution={initializer.distribution!r})"
+    )
+
+
+def _findings(layer, rule, variable, path):
+    """The `Finding`s of `variable`, the weight `rule` covers."""
+    initializer = getattr(layer, rule.initializer_attribute)
+    if not _takes_fans(initializer):
+        return []
+    # Draw as a patched build does, with a recorder in place of the user's
+    # initializer: it sees each part the user's initializer fills.
+    recorder = _DrawRecorder()
+    view = _LayerWith(layer, rule.initializer_attribute, recorder)
+    fans = _rule_fans(layer, rule, path)
+    rule.apply(view, recorder, fans)(variable.shape, dtype=variable.dtype)
+    axes = (initializer.input_axes, initializer.output_axes)
+    kind = "bias" if rule.weight_name == "bias" else "depthwise_kernel"
+    findings = []
+    for shape, fan_in, fan_out in recorder.draws:
+        stock = _mode_fan(initializer, *compute_fans(shape, *axes))
+        true = _mode_fan(
+            initializer,
+            *compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out),
+        )
+        if stock != true:
+            findings.append(
+                Finding(
+                    path=path,
+                    layer_class=type(layer).__name__,
+                    weight=rule.weight_name,
+                    kind=kind,
+                    shape=shape,
+                    initializer=_describe(initializer),
+                    stock_fan=stock,
+                    true_fan=true,
+                    factor=math.sqrt(max(1, true) / max(1, stock)),
+                )
+            )
+    return findings
+
+
+def _join(path, name):
+    return f"{path}/{name}" if path else name
+
+
+def _layers(root, path):
+    """`(layer, path)` for `root` and each layer below it, once each: a
+    layer's path joins `path` and the names below `root` with "/"; `root`
+    itself is `path`, or its name if `path` is empty."""
+    seen = set()
+
+    def visit(layer, path):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        yield layer, path or layer.name
+        for sublayer in layer._flatten_layers(
+            include_self=False, recursive=False
+        ):
+            yield from visit(sublayer, _join(path, sublayer.name))
+
+    return visit(root, path)
+
+
+def _affected(model_or_layer, rules, path="", drawn_too=False):
+    """`(layer, rule, variable, findings)` for each weight that `rules`
+    cover and that is affected; `drawn_too` includes the weights drawn with
+    their fans."""
+    for layer, layer_path in _layers(model_or_layer, path):
+        for rule in rules:
+            cls = rule.installed_class()
+            if cls is None or not isinstance(layer, cls):
+                continue
+            variable = getattr(layer, rule.weight_name, None)
+            if variable is None:
+                continue
+            if not drawn_too and weight_fans.drawn_with_fans(variable):
+                continue
+            findings = _findings(layer, rule, variable, layer_path)
+            if findings:
+                yield layer, rule, variable, findings
+
+
+def _all_findings(affected):
+    return [finding for *_, findings in affected for finding in findings]
+
+
+def audit(model_or_layer):
+    """The weights of a built model or layer drawn with the wrong fans.
+
+    Walks every layer below `model_or_layer` (nested models, wrappers,
+    RNN cells, attention projections) with the rules of `patch()`,
+    depthwise kernels included.
+
+    Returns:
+        A list of `Finding`, one per affected draw (an LSTM bias with
+        `unit_forget_bias` has two); empty if nothing is affected.
+    """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. Received: "
+            f"model_or_layer={model_or_layer!r}"
+        )
+    if not model_or_layer.built:
+        raise ValueError(
+            f"Build {model_or_layer.name!r} before auditing it: an unbuilt "
+            "layer has no weights yet."
+        )
+    return _all_findings(
+        _affected(model_or_layer, patching._rules(depthwise_kernels=True))
+    )
+
+
+def redraw_with_fans(model_or_layer, depthwise_kernels):
+    """Re-draws each affected weight in place as a build under
+    `patch(depthwise_kernels=...)` draws it: the layer's own initializer,
+    handed its true fans by the rule's `apply`.
+
+    Patches for the duration if not patched (process-wide, as `patch()`).
+
+    Returns:
+        The `Finding`s re-drawn.
+    """
+    rules = patching._rules(depthwise_kernels)
+    redrawn = []
+    with contextlib.ExitStack() as stack:
+        if not patching.is_patched():
+            stack.enter_context(patching.patched())
+        for layer, rule, variable, findings in list(
+            _affected(model_or_layer, rules)
+        ):
+            initializer = rule.apply(
+                layer,
+                getattr(layer, rule.initializer_attribute),
+                _rule_fans(layer, rule, findings[0].path),
+            )
+            variable.assign(initializer(variable.shape, dtype=variable.dtype))
+            weight_fans.record_drawn_with_fans(variable)
+            redrawn += findings
+    return redrawn
+
+
+def _first_sentence(error):
+    """The cause of a Keras deserialization error, in one line."""
+    cause = str(error).split("Exception encountered: ")[-1]
+    return cause.strip().splitlines()[0].split(". ")[0]
+
+
+def _read_config(path):
+    """The model config of a `.keras` archive or a model-config JSON file."""
+    if not path.exists():
+        raise UnreadableFileError("no such file")
+    if path.is_dir():
+        raise UnreadableFileError(
+            "a directory, not a .keras archive or a model-config JSON file"
+        )
+    if path.stat().st_size == 0:
+        raise UnreadableFileError("empty file")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read("config.json")
+        except KeyError:
+            raise UnreadableFileError(
+                "a zip without config.json, so not a .keras archive"
+            ) from None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise UnreadableFileError(f"corrupt zip: {error}") from None
+    else:
+        with open(path, "rb") as file:
+            if not file.read(64).lstrip().startswith(b"{"):
+                raise UnreadableFileError(
+                    "neither a .keras archive (not a zip) nor a model-config "
+                    "JSON file"
+                )
+        text = path.read_bytes()
+    try:
+        config = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UnreadableFileError(f"config is not JSON: {error}") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise UnreadableFileError("not a Keras config: no class_name")
+    return config
+
+
+def _config_findings(config, path, unbuilt):
+    """The findings of a stock build of the layer or model `config`, whose
+    path is `path` (None: the model audited).
+
+    Model configs are walked one layer at a time: a Sequential rebuilt whole
+    re-traces itself per layer added. The paths of layers left unbuilt (the
+    file has no build shape for them) go to `unbuilt`.
+    """
+    inner = config.get("config") or {}
+    name = inner.get("name", config["class_name"])
+    layers = inner.get("layers")
+    if config["class_name"] in ("Functional", "Sequential") and layers:
+        prefix = "" if path is None else _join(path, name)
+        return [
+            finding
+            for layer_config in layers
+            for finding in _config_findings(layer_config, prefix, unbuilt)
+        ]
+    path = _join(path or "", name)
+    try:
+        # No values: in a stateless scope that does not initialize them on
+        # exit, variables never call their initializers.
+        scope = keras.StatelessScope(initialize_variables=False)
+        with scope, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = keras.saving.deserialize_keras_object(config)
+        if not layer.built:
+            unbuilt.append(path)
+        rules = patching._rules(depthwise_kernels=True)
+        return _all_findings(_affected(layer, rules, path, drawn_too=True))
+    except Exception as error:
+        raise UnreadableFileError(
+            f"cannot rebuild layer {path!r}: {_first_sentence(error)}"
+        ) from None
+
+
+def audit_file(path):
+    """`audit` of a stock build of the config in a `.keras` archive or a
+    model-config JSON file; no weights are loaded.
+
+    Returns:
+        `(findings, unbuilt)`: the `Finding`s, and the paths of the layers
+        the file has no build shape for (not audited).
+
+    Raises:
+        UnreadableFileError: the file is missing, a directory, empty, not
+            a zip or JSON, a corrupt zip, a zip without `config.json`, or a
+            config Keras cannot rebuild (say an unknown layer class).
+    """
+    try:
+        config = _read_config(Path(path))
+    except OSError as error:
+        raise UnreadableFileError(error.strerror or str(error)) from None
+    unbuilt = []
+    return _config_findings(config, None, unbuilt), unbuilt

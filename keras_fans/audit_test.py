@@ -1,0 +1,327 @@
+"""`audit`, `reset_parameters(style="fans")` and `python -m keras_fans audit`
+on a model that mixes affected and unaffected layers."""
+
+import json
+import math
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import keras_fans
+from keras_fans import testing
+from keras_fans.__main__ import main
+from keras_fans.audit import audit_file
+
+pytestmark = testing.runtime_only(
+    "the audit knows the draws of patch(); a natively fixed Keras has none"
+)
+
+L = keras.layers
+
+
+@keras.saving.register_keras_serializable(package="keras_fans_test")
+def small_bias(shape, dtype=None):
+    return keras.ops.full(shape, 0.01, dtype=dtype)
+
+
+def mixed_model():
+    """Affected: conv, depthwise (kernel), lstm, bigru, td, mha, head_dense.
+    Unaffected: zeros, callable, fan_out and same-width Dense biases, the
+    depthwise bias (zeros), RandomUniform, every other kernel."""
+    image = keras.Input((8, 8, 3), name="image")
+    x = L.Conv2D(4, 3, bias_initializer="he_normal", name="conv")(image)
+    x = L.DepthwiseConv2D(3, name="depthwise")(x)
+    x = L.Flatten(name="flatten")(x)
+    sequence = keras.Input((5, 6), name="sequence")
+    h = L.LSTM(
+        4, return_sequences=True, bias_initializer="he_uniform", name="lstm"
+    )(sequence)
+    h = L.Bidirectional(
+        L.GRU(
+            3,
+            return_sequences=True,
+            bias_initializer="glorot_normal",
+            name="gru",
+        ),
+        name="bigru",
+    )(h)
+    h = L.TimeDistributed(
+        L.Dense(5, bias_initializer="lecun_normal", name="td_dense"),
+        name="td",
+    )(h)
+    h = L.MultiHeadAttention(
+        2, 3, bias_initializer="glorot_uniform", name="mha"
+    )(h, h)
+    h = L.GlobalAveragePooling1D(name="pool")(h)
+    x = L.Concatenate(name="concat")([x, h])
+    x = L.Dense(6, bias_initializer=small_bias, name="callable")(x)
+    x = L.Dense(6, bias_initializer="he_uniform", name="same_width")(x)
+    x = L.Dense(3, name="zeros")(x)
+    head = keras.Sequential(
+        [
+            L.Dense(7, bias_initializer="he_uniform", name="head_dense"),
+            L.Dense(
+                2,
+                bias_initializer=keras.initializers.VarianceScaling(
+                    mode="fan_out"
+                ),
+                name="fan_out",
+            ),
+            L.Dense(2, bias_initializer="random_uniform", name="uniform"),
+        ],
+        name="head",
+    )
+    return keras.Model([image, sequence], head(x))
+
+
+# (path, class, weight, shape, stock fan, true fan), worked out by hand.
+EXPECTED = sorted(
+    [
+        # He normal: fan_in of a 3x3 filter over 3 channels.
+        ("conv", "Conv2D", "bias", (4,), 4, 27),
+        # Glorot: fan_avg of (3*3*4, 3*3) stock, (3*3, 3*3) one channel's.
+        ("depthwise", "DepthwiseConv2D", "kernel", (3, 3, 4, 1), 22.5, 9),
+        # He uniform, unit_forget_bias: the input gate, then cell and
+        # output gates; fan_in 6 inputs + 4 units.
+        ("lstm/lstm_cell", "LSTMCell", "bias", (4,), 4, 10),
+        ("lstm/lstm_cell", "LSTMCell", "bias", (8,), 8, 10),
+        # Glorot normal, bias (2, 9): stock (2 + 9) / 2, true (4 + 3 + 9) / 2.
+        ("bigru/forward_gru/gru_cell", "GRUCell", "bias", (2, 9), 5.5, 8),
+        ("bigru/backward_gru/gru_cell", "GRUCell", "bias", (2, 9), 5.5, 8),
+        # LeCun normal: fan_in 6 (both GRU directions).
+        ("td/td_dense", "Dense", "bias", (5,), 5, 6),
+        # Glorot uniform, kernels (5, 2, 3) and (2, 3, 5).
+        ("mha/query", "EinsumDense", "bias", (2, 3), 2.5, 5.5),
+        ("mha/key", "EinsumDense", "bias", (2, 3), 2.5, 5.5),
+        ("mha/value", "EinsumDense", "bias", (2, 3), 2.5, 5.5),
+        ("mha/attention_output", "EinsumDense", "bias", (5,), 5, 5.5),
+        # He uniform: fan_in 3, the `zeros` layer's units.
+        ("head/head_dense", "Dense", "bias", (7,), 7, 3),
+    ]
+)
+
+
+def summary(findings):
+    """The findings as EXPECTED lists them; checks kind and factor."""
+    for f in findings:
+        assert f.kind == ("bias" if f.weight == "bias" else "depthwise_kernel")
+        assert f.factor == pytest.approx(math.sqrt(f.true_fan / f.stock_fan))
+    return sorted(
+        (f.path, f.layer_class, f.weight, f.shape, f.stock_fan, f.true_fan)
+        for f in findings
+    )
+
+
+def values(model):
+    return {v.path: testing.numpy(v) for v in model.weights}
+
+
+def test_audit_finds_exactly_the_affected_weights():
+    model = mixed_model()
+    findings = keras_fans.audit(model)
+    assert summary(findings) == EXPECTED
+    with keras_fans.patched():
+        assert keras_fans.audit(model) == findings
+    conv = next(f for f in findings if f.path == "conv")
+    assert conv.initializer == (
+        "HeNormal(scale=2, mode='fan_in', distribution='truncated_normal')"
+    )
+
+
+def test_audit_of_a_single_layer():
+    layer = L.Dense(64, bias_initializer="he_uniform")
+    layer.build((None, 16))
+    [finding] = keras_fans.audit(layer)
+    assert (finding.path, finding.stock_fan, finding.true_fan) == (
+        layer.name,
+        64,
+        16,
+    )
+    assert finding.factor == 0.5
+    # An initializer whose `__call__` declares no fans never gets them.
+    layer = L.Dense(64, bias_initializer=testing.hide_fans("he_uniform"))
+    layer.build((None, 16))
+    assert keras_fans.audit(layer) == []
+
+
+def test_audit_rejects_what_it_cannot_audit():
+    with pytest.raises(TypeError, match="model_or_layer='dense'"):
+        keras_fans.audit("dense")
+    with pytest.raises(ValueError, match="Build 'unbuilt' before auditing"):
+        keras_fans.audit(L.Dense(4, name="unbuilt"))
+
+
+def test_audit_of_a_build_under_patch():
+    with keras_fans.patched():
+        assert keras_fans.audit(mixed_model()) == []
+    with keras_fans.patched(depthwise_kernels=False):
+        model = mixed_model()
+    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+
+
+@pytest.mark.parametrize("patched", [False, True], ids=["stock", "patched"])
+def test_repair_draws_as_a_patched_build(patched):
+    keras.utils.set_random_seed(1)
+    with keras_fans.patched():
+        fixed = values(mixed_model())
+    keras.utils.set_random_seed(1)
+    model = mixed_model()
+    before = values(model)
+    affected = keras_fans.audit(model)
+    if patched:
+        keras_fans.patch()
+    repaired = keras_fans.reset_parameters(model, style="fans")
+    assert keras_fans.is_patched() == patched
+    assert repaired == affected
+    assert keras_fans.audit(model) == []
+    # Here a variable's path is its layer's path and its name.
+    redrawn = {f"{f.path}/{f.weight}" for f in repaired}
+    for path, value in values(model).items():
+        np.testing.assert_array_equal(value, fixed[path], err_msg=path)
+        if path not in redrawn:
+            np.testing.assert_array_equal(value, before[path], err_msg=path)
+
+
+def test_repair_follows_the_depthwise_kernels_option():
+    model = mixed_model()
+    keras_fans.reset_parameters(model, style="fans", depthwise_kernels=False)
+    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    model = mixed_model()
+    with keras_fans.patched(depthwise_kernels=False):
+        keras_fans.reset_parameters(model, style="fans")
+    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+
+
+def test_repair_rejects_the_other_style_s_options():
+    model = mixed_model()
+    with pytest.raises(ValueError, match="seed=3"):
+        keras_fans.reset_parameters(model, style="fans", seed=3)
+    with pytest.raises(ValueError, match="depthwise_kernels=False"):
+        keras_fans.reset_parameters(model, depthwise_kernels=False)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """The stock mixed model's `.keras` archive and config JSON, and its
+    findings."""
+    model = mixed_model()
+    archive = tmp_path / "mixed.keras"
+    model.save(archive)
+    config = tmp_path / "mixed.json"
+    config.write_text(model.to_json())
+    return archive, config, keras_fans.audit(model)
+
+
+def test_a_file_gives_the_model_s_findings(saved):
+    archive, config, findings = saved
+    assert audit_file(archive) == (findings, [])
+    assert audit_file(config) == (findings, [])
+
+
+def test_a_file_is_audited_as_a_stock_build_draws_it(tmp_path):
+    """A file records no draws: a stock build of its config is audited."""
+    with keras_fans.patched():
+        mixed_model().save(tmp_path / "patched.keras")
+        file_findings, _ = audit_file(tmp_path / "patched.keras")
+    assert summary(file_findings) == EXPECTED
+
+
+def test_an_unbuilt_layer_is_reported(tmp_path):
+    model = keras.Sequential([L.Dense(4, bias_initializer="he_uniform")])
+    path = tmp_path / "unbuilt.json"
+    path.write_text(model.to_json())
+    assert audit_file(path) == ([], [model.layers[0].name])
+
+
+def test_command_line(saved, capsys):
+    archive, _, findings = saved
+    assert main(["audit", str(archive)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["layer", "class", "weight"]
+    assert [line.split()[0] for line in lines[1:-1]] == [
+        f.path for f in findings
+    ]
+    assert lines[-1] == (
+        "11 weights in 11 layers are drawn with the wrong fans (1 depthwise "
+        "kernel, keras-team/keras#11773); worst: conv/bias, 2.6× too wide"
+    )
+    assert err == ""
+
+
+def test_command_line_on_an_unaffected_model(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((4,)), L.Dense(4, name="dense")])
+    model.save(tmp_path / "fine.keras")
+    assert main(["audit", str(tmp_path / "fine.keras")]) == 0
+    assert capsys.readouterr() == (
+        "No weight is drawn with the wrong fans.\n",
+        "",
+    )
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+
+
+def unknown_class_config():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(4, name="dense")])
+    config = model.get_config()
+    config["layers"][1]["class_name"] = "NoSuchLayer"
+    config["layers"][1]["module"] = "no_such_module"
+    return json.dumps({"class_name": "Sequential", "config": config})
+
+
+# name: (how to make the bad file at PATH, the reason printed).
+BAD_FILES = {
+    "missing": (lambda path: None, "no such file"),
+    "directory": (lambda path: path.mkdir(), "a directory"),
+    "empty": (lambda path: path.write_bytes(b""), "empty file"),
+    "not a zip": (
+        lambda path: path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+        "neither a .keras archive (not a zip) nor a model-config JSON file",
+    ),
+    "zip without config.json": (
+        lambda path: write_zip(path, {"metadata.json": "{}"}),
+        "a zip without config.json, so not a .keras archive",
+    ),
+    "corrupt zip": (
+        lambda path: path.write_bytes(
+            _corrupt(path.with_suffix(".ok"), {"config.json": "{}" * 100})
+        ),
+        "corrupt zip: ",
+    ),
+    "unknown class": (
+        lambda path: write_zip(path, {"config.json": unknown_class_config()}),
+        "cannot rebuild layer 'dense': Could not locate class 'NoSuchLayer'",
+    ),
+    "not JSON": (
+        lambda path: path.write_text("{not json"),
+        "config is not JSON: ",
+    ),
+}
+
+
+def _corrupt(path, members):
+    """A zip of `members` with one byte of compressed data flipped."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    data = bytearray(path.read_bytes())
+    data[40] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_a_bad_file_exits_2_with_one_line(case, tmp_path, capsys):
+    make, reason = BAD_FILES[case]
+    path = tmp_path / "model.keras"
+    make(path)
+    assert main(["audit", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"keras_fans audit: {path}: {reason}")
+    assert err.count("\n") == 1 and err.endswith("\n")
