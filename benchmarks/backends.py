@@ -16,10 +16,13 @@ def run_workers(module, arguments, backends):
     line of output, concatenated."""
     rows = []
     for backend in backends:
+        # A worker that is no Keras backend (native PyTorch) still imports
+        # keras_fans: give it Keras's torch backend, whose torch it loads.
+        keras_backend = backend if backend in KERAS_BACKENDS else "torch"
         result = subprocess.run(
             [sys.executable, "-m", module, "--worker", f"--backend={backend}"]
             + arguments,
-            env={**os.environ, "KERAS_BACKEND": backend},
+            env={**os.environ, "KERAS_BACKEND": keras_backend},
             stdout=subprocess.PIPE,
             text=True,
             check=True,

@@ -9,7 +9,11 @@ nn.Linear weight default), so only the bias differs:
 - stock: the bias initializer (by default that same VarianceScaling) in
   stock Keras, which scales it by the bias vector's length;
 - patched: the same initializer under keras_fans.patch();
-- pytorch: torch.nn.Linear's own defaults, trained in a plain PyTorch loop.
+- spread: patched, then keras_fans.spread_breakpoints(hidden, -1, 1) sets
+  each hidden unit's bias to -w * t, t ~ U(-1, 1): every ReLU breakpoint
+  lies in the data's range;
+- pytorch: torch.nn.Linear's own defaults, trained in a plain PyTorch loop
+  (benchmarks/native.py), seeded from a range no Keras cell uses.
 
 All variants see the same batches in the same order (one data seed); the
 seeds vary the initialization. The seeds of one cell train side by side as
@@ -31,8 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import backends as backends_lib
+from benchmarks import native
 
-KERAS_VARIANTS = ("zeros", "stock", "patched")
+KERAS_VARIANTS = ("zeros", "stock", "patched", "spread")
 VARIANTS = KERAS_VARIANTS + ("pytorch",)
 BIAS_INITIALIZERS = (
     "pytorch_uniform",
@@ -73,11 +78,9 @@ def batch_order(args):
 def diagnose(kernel, bias, x):
     """Hidden units whose ReLU breakpoint -b/w lies in [-1, 1], and the
     numerical rank of the hidden activations over the points."""
-    kernel, bias = np.ravel(kernel), np.ravel(bias)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        breakpoints = -bias / kernel
-    in_range = int(np.sum(np.abs(breakpoints) <= 1.0))
-    activations = np.maximum(x @ kernel[None, :] + bias, 0.0)
+    kernel, bias = np.reshape(kernel, (1, -1)), np.ravel(bias)
+    in_range = int(np.sum(native.crosses_box(kernel, bias, [-1.0], [1.0])))
+    activations = np.maximum(x @ kernel + bias, 0.0)
     return in_range, int(np.linalg.matrix_rank(activations))
 
 
@@ -105,15 +108,12 @@ def pytorch_uniform(seed):
     )
 
 
-def keras_cell(args, width, variant, seeds):
-    """Trains one network per seed, side by side; returns per-seed MSEs and
-    initial diagnostics."""
+def keras_branches(args, width, variant, seeds):
+    """One network per seed, side by side in one model: returns the model
+    and each seed's hidden layer."""
     import keras
 
     import keras_fans
-
-    x, y = data()
-    order = batch_order(args)
 
     def bias(seed):
         if variant == "zeros":
@@ -139,20 +139,36 @@ def keras_cell(args, width, variant, seeds):
         )
         return hidden, output(hidden(inputs))
 
-    patching = keras_fans.patched if variant == "patched" else nullcontext
+    patching = (
+        keras_fans.patched if variant in ("patched", "spread") else nullcontext
+    )
     with patching():
         inputs = keras.Input((1,))
         branches = [branch(inputs, seed) for seed in seeds]
     model = keras.Model(
         inputs, keras.layers.Concatenate()([out for _, out in branches])
     )
+    if variant == "spread":
+        for seed, (hidden, _) in zip(seeds, branches):
+            keras_fans.spread_breakpoints(hidden, -1.0, 1.0, seed=4 * seed + 1)
+    return model, [hidden for hidden, _ in branches]
+
+
+def keras_cell(args, width, variant, seeds):
+    """Trains one network per seed, side by side; returns per-seed MSEs and
+    initial diagnostics."""
+    import keras
+
+    x, y = data()
+    order = batch_order(args)
+    model, hidden_layers = keras_branches(args, width, variant, seeds)
     diagnostics = [
         diagnose(
             keras.ops.convert_to_numpy(hidden.kernel),
             keras.ops.convert_to_numpy(hidden.bias),
             x,
         )
-        for hidden, _ in branches
+        for hidden in hidden_layers
     ]
 
     def summed_mse(y_true, y_pred):
@@ -184,31 +200,23 @@ def pytorch_cell(args, width, seeds):
 
     torch.set_num_threads(1)
     x, y = data()
-    order = batch_order(args)
-    mses, diagnostics = [], []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        hidden, output = torch.nn.Linear(1, width), torch.nn.Linear(width, 1)
-        model = torch.nn.Sequential(hidden, torch.nn.ReLU(), output)
-        diagnostics.append(
-            diagnose(
-                hidden.weight.detach().numpy(), hidden.bias.detach().numpy(), x
-            )
-        )
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=args.learning_rate, eps=args.epsilon
-        )
-        xs, ys = torch.from_numpy(x[order]), torch.from_numpy(y[order])
-        for start in range(0, len(order), args.batch_size):
-            stop = start + args.batch_size
-            optimizer.zero_grad()
-            loss = torch.mean((model(xs[start:stop]) - ys[start:stop]) ** 2)
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            prediction = model(torch.from_numpy(x)).numpy()
-        mses.append(float(np.mean((prediction - y) ** 2)))
-    return np.array(mses), diagnostics
+    parameters = native.initial_parameters(
+        (1, width, 1), seeds, "pytorch", -1.0, 1.0
+    )
+    kernels, biases = parameters[0]
+    diagnostics = [
+        diagnose(kernel, bias, x) for kernel, bias in zip(kernels, biases)
+    ]
+    mses = native.train(
+        parameters,
+        x,
+        y,
+        batch_order(args),
+        args.batch_size,
+        args.learning_rate,
+        args.epsilon,
+    )
+    return mses, diagnostics
 
 
 def run_worker(args):

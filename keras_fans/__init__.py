@@ -7,6 +7,7 @@ scales by the layer's input width instead of by the bias vector's length.
 
 from keras_fans import initializers
 from keras_fans.audit import audit
+from keras_fans.breakpoints import spread_breakpoints
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.patching import is_patched
 from keras_fans.patching import patch
@@ -22,5 +23,6 @@ __all__ = [
     "patch",
     "patched",
     "reset_parameters",
+    "spread_breakpoints",
     "unpatch",
 ]

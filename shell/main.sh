@@ -2,9 +2,24 @@
 # The main job: the sine-wave experiment (stock Keras vs keras_fans vs native
 # PyTorch) on TensorFlow, JAX and PyTorch, then the overhead benchmark.
 # Writes results/sine_wave.csv and results/sine_wave.png.
-# Arguments go to the experiment, e.g. --full or --bias-initializer he_uniform.
+# --study also runs the breakpoint-spreading study (benchmarks/spread_study.py)
+# and writes results/spread_study.csv and results/spread_study.png.
+# Other arguments go to the experiment, e.g. --full or --bias-initializer
+# he_uniform.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=$(bash shell/setup.sh)
-"$python" -m benchmarks.sine_wave "$@"
+study=false
+arguments=()
+for argument in "$@"; do
+  if [ "$argument" = --study ]; then
+    study=true
+  else
+    arguments+=("$argument")
+  fi
+done
+"$python" -m benchmarks.sine_wave "${arguments[@]}"
 "$python" -m benchmarks.overhead
+if [ "$study" = true ]; then
+  KERAS_BACKEND=torch "$python" -m benchmarks.spread_study
+fi

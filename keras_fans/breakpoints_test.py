@@ -1,0 +1,165 @@
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+import keras_fans
+from keras_fans import breakpoints
+from keras_fans import testing
+
+
+def dense(inputs, units, seed=0):
+    """A built Dense layer with PyTorch's default kernel and bias."""
+    init = keras.initializers.VarianceScaling(
+        1 / 3, "fan_in", "uniform", seed=seed
+    )
+    layer = keras.layers.Dense(
+        units,
+        kernel_initializer=init,
+        bias_initializer=keras.initializers.RandomUniform(
+            -(inputs**-0.5), inputs**-0.5, seed=seed + 1
+        ),
+    )
+    layer.build((None, inputs))
+    return layer
+
+
+def crossing(layer, low, high):
+    """Per unit: whether w . x + b takes the value 0 somewhere in the box,
+    i.e. its minimum over the box is <= 0 <= its maximum (up to float32
+    rounding of the bias)."""
+    kernel, bias = testing.numpy(layer.kernel), testing.numpy(layer.bias)
+    low = np.broadcast_to(low, kernel.shape[:1])[:, None]
+    high = np.broadcast_to(high, kernel.shape[:1])[:, None]
+    lowest = np.sum(np.minimum(kernel * low, kernel * high), axis=0) + bias
+    highest = np.sum(np.maximum(kernel * low, kernel * high), axis=0) + bias
+    slack = 1e-6 * (1 + np.abs(bias))
+    return (lowest <= slack) & (highest >= -slack)
+
+
+@pytest.mark.parametrize(
+    "inputs, low, high",
+    [
+        (1, -1.0, 1.0),
+        (1, 0.0, 1.0),
+        (1, 3.0, 3.5),
+        (3, [-2.0, 0.0, 3.0], [-1.0, 5.0, 4.0]),
+        (16, 0.0, 0.1),
+    ],
+)
+def test_every_hyperplane_meets_the_region(inputs, low, high):
+    layer = dense(inputs, 512)
+    # PyTorch's default bias leaves hyperplanes outside these regions.
+    assert not np.all(crossing(layer, low, high))
+    keras_fans.spread_breakpoints(layer, low, high, seed=5)
+    assert np.all(crossing(layer, low, high))
+
+
+@pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0)])
+def test_one_dimensional_breakpoints_are_uniform_in_the_region(low, high):
+    layer = dense(1, 4096)
+    region = stats.uniform(loc=low, scale=high - low)
+
+    def p_value():
+        points = -testing.numpy(layer.bias) / testing.numpy(layer.kernel)[0]
+        return stats.kstest(points, region.cdf).pvalue
+
+    # PyTorch's default breakpoints are not uniform in the region.
+    assert p_value() < testing.ALPHA
+    keras_fans.spread_breakpoints(layer, low, high, seed=5)
+    assert p_value() > testing.ALPHA
+
+
+def test_reproducible_with_a_seed():
+    def spread(seed):
+        layer = dense(2, 64)
+        keras_fans.spread_breakpoints(layer, [-1.0, 0.0], 1.0, seed=seed)
+        return testing.numpy(layer.bias)
+
+    np.testing.assert_array_equal(spread(3), spread(3))
+    assert not np.any(spread(3) == spread(4))
+
+
+def test_other_weights_untouched():
+    inputs = keras.Input((2,))
+    first, second = dense(2, 32, seed=0), dense(32, 1, seed=2)
+    model = keras.Model(inputs, second(first(inputs)))
+    before = [testing.numpy(w) for w in model.weights]
+    keras_fans.spread_breakpoints(first, -1.0, 1.0, seed=1)
+    after = [testing.numpy(w) for w in model.weights]
+    assert [w.path for w in model.weights][1] == first.bias.path
+    assert len(after) == 4
+    for i in (0, 2, 3):
+        np.testing.assert_array_equal(after[i], before[i])
+    assert not np.any(after[1] == before[1])
+
+
+def test_input_box_from_a_sample():
+    sample = np.array([[0.5, -2.0], [1.5, 3.0], [1.0, 0.0]])
+    low, high = breakpoints.input_box(sample)
+    np.testing.assert_array_equal(low, [0.5, -2.0])
+    np.testing.assert_array_equal(high, [1.5, 3.0])
+    layer = dense(2, 256)
+    keras_fans.spread_breakpoints(layer, low, high, seed=1)
+    assert np.all(crossing(layer, low, high))
+
+
+def test_input_box_rejects_a_bad_sample():
+    with pytest.raises(ValueError, match=r"`inputs`.*shape \(0, 2\)"):
+        breakpoints.input_box(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"`inputs`.*shape \(3,\)"):
+        breakpoints.input_box(np.zeros(3))
+
+
+def zero_column_layer():
+    layer = dense(3, 4)
+    kernel = testing.numpy(layer.kernel)
+    kernel[:, 2] = 0.0
+    layer.kernel.assign(kernel)
+    return layer
+
+
+def unbuilt_layer():
+    return keras.layers.Dense(4, name="unbuilt")
+
+
+def biasless_layer():
+    layer = keras.layers.Dense(4, use_bias=False, name="biasless")
+    layer.build((None, 3))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "make_layer, low, high, error, message",
+    [
+        (zero_column_layer, 0.0, 1.0, ValueError, r"`layer`.*units \[2\]"),
+        (lambda: dense(3, 4), 1.0, 1.0, ValueError, r"`high`.*low=1.0"),
+        (lambda: dense(3, 4), 1.0, 0.0, ValueError, r"`high`.*high=0.0"),
+        (
+            lambda: dense(3, 4),
+            [0.0, 0.0, 2.0],
+            [1.0, 1.0, 1.5],
+            ValueError,
+            r"dimension 2, low=2.0 and high=1.5",
+        ),
+        (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
+        (lambda: dense(3, 4), 0.0, [[1.0]], ValueError, r"`high`.*\[\[1.0\]"),
+        (lambda: dense(3, 4), 0.0, np.inf, ValueError, r"`high`.*finite"),
+        (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
+        (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
+        (
+            lambda: keras.layers.Conv1D(2, 3),
+            0.0,
+            1.0,
+            TypeError,
+            r"`layer`.*Conv1D",
+        ),
+    ],
+)
+def test_bad_input_names_the_argument(make_layer, low, high, error, message):
+    layer = make_layer()
+    before = [testing.numpy(w) for w in layer.weights]
+    with pytest.raises(error, match=message):
+        keras_fans.spread_breakpoints(layer, low, high, seed=1)
+    for weight, value in zip(layer.weights, before, strict=True):
+        np.testing.assert_array_equal(testing.numpy(weight), value)
