@@ -37,6 +37,11 @@ def test_einsum_dense_bias_fans(
     assert testing.recorded_fans(make_layer, input_shape) == expected
 
 
+@pytest.mark.skipif(
+    keras.version().startswith(("3.5.", "3.6.")),
+    reason="Keras 3.5 and 3.6 refuse a query and a value of different "
+    "widths (a Keras bug of those releases)",
+)
 def test_multi_head_attention_bias_fans():
     def make_layer():
         return keras.layers.MultiHeadAttention(
