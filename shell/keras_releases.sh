@@ -16,13 +16,12 @@ python=$(bash shell/setup.sh) || exit 1
 
 not_pinned=0
 if [ "${1:-}" = "--not-pinned" ]; then not_pinned=1; shift; fi
+mapfile -t tested < <("$python" -c \
+  'from keras_fans import compat; print(*compat.TESTED_RELEASES, sep="\n")')
 releases=("$@")
-if [ ${#releases[@]} -eq 0 ]; then
-  mapfile -t releases < <("$python" -c \
-    'from keras_fans import compat; print(*compat.TESTED_RELEASES, sep="\n")')
-fi
+[ ${#releases[@]} -gt 0 ] || releases=("${tested[@]}")
 pinned=$(sed -n 's/^keras==//p' requirements.txt)
-newest=${releases[${#releases[@]}-1]}
+newest=${tested[${#tested[@]}-1]}
 
 backends_of() {  # The backends release $1 runs on.
   case "$1" in
