@@ -25,6 +25,12 @@ WIDTH = 4096
 HUGE = 2**23
 
 
+@pytest.mark.skipif(
+    testing.keras_before("3.14"),
+    reason="Keras before 3.14 initializes a variable sharded only from "
+    "250 MiB in all (3.13; none before it), 3.14 counts the size over the "
+    "devices: the 32 MiB bias here takes no sharded path to check",
+)
 def test_sharded_biases_get_their_fans():
     if keras.backend.backend() != "jax":
         pytest.skip(
@@ -71,9 +77,11 @@ def main():
     assert len(devices) == 8, devices
     mesh = keras.distribution.DeviceMesh((2, 4), ["batch", "model"], devices)
     layout_map = keras.distribution.LayoutMap(mesh)
+    # Anchored: Keras before 3.14 matches keys with `re.search`, where
+    # "dense.*kernel" would match "einsum_dense/kernel" too.
     for name in ("dense", "einsum"):
-        layout_map[f"{name}.*kernel"] = (None, "model")
-        layout_map[f"{name}.*bias"] = ("model",)
+        layout_map[f"^{name}.*kernel"] = (None, "model")
+        layout_map[f"^{name}.*bias"] = ("model",)
     distributions = {
         "ModelParallel": keras.distribution.ModelParallel(
             layout_map=layout_map, batch_dim_name="batch"
@@ -91,7 +99,12 @@ def main():
                 "ab,bc->ac",
                 WIDTH,
                 bias_axes="c",
-                bias_initializer=LayoutHeUniform(seed=2),
+                # Keras hands an initializer `layout=` since 3.15.
+                bias_initializer=(
+                    keras.initializers.HeUniform(seed=2)
+                    if testing.keras_before("3.15")
+                    else LayoutHeUniform(seed=2)
+                ),
             )
             einsum.build((None, 16))
             huge = keras.layers.Dense(

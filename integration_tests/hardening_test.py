@@ -103,9 +103,23 @@ def he_einsum_dense(**kwargs):
 
 # gptq and awq are left out: they quantize a whole model against a
 # calibration dataset, not one layer.
-MODES = ["int8", "int4", "float8"]
+MODES = [
+    "int8",
+    pytest.param(
+        "int4",
+        marks=pytest.mark.skipif(
+            testing.keras_before("3.11"),
+            reason="int4 quantization is new in Keras 3.11",
+        ),
+    ),
+    "float8",
+]
 
 
+@pytest.mark.skipif(
+    testing.keras_before("3.3"),
+    reason="`Layer.quantize()` is new in Keras 3.3",
+)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
 def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
@@ -119,6 +133,11 @@ def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
     assert layer(np.ones((2, 16), "float32")).shape == (2, WIDTH)
 
 
+@pytest.mark.skipif(
+    testing.keras_before("3.4"),
+    reason="quantized dtype policies (`int8_from_float32`) are new in "
+    "Keras 3.4",
+)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("make_layer", [he_dense, he_einsum_dense])
 def test_built_quantized(make_layer, mode):

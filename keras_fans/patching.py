@@ -6,10 +6,12 @@ instead.
 
 import contextlib
 import threading
+import warnings
 
 import keras
-from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
+from keras_fans import compat
 from keras_fans.initializers import pytorch_uniform
 from keras_fans.initializers import random_initializers
 from keras_fans.layers import convolutional
@@ -17,23 +19,49 @@ from keras_fans.layers import core
 from keras_fans.layers import rnn
 from keras_fans.layers import weight_fans
 
-# The Keras releases whose internals the patch was written against; the
-# same range as the `keras` dependency in `pyproject.toml`.
-SUPPORTED_KERAS = ">=3.15.0,<3.16"
-
 _lock = threading.Lock()
-# `(owner, attribute, stock object)` for each replacement while patched.
+# `(owner, attribute, stock object)` for each replacement while patched;
+# `_ABSENT` for an attribute the installed Keras lacks.
 _originals = []
+_ABSENT = object()
 # The options of the `patch()` in effect, while patched.
 _options = {}
 
 
-def _check_keras_version(version):
-    """Raises `RuntimeError` unless `version` is in the supported range."""
-    if not SpecifierSet(SUPPORTED_KERAS).contains(version, prereleases=True):
+def _refuse_before_keras_3(version):
+    """Raises `RuntimeError` for Keras 2 (tf-keras) and anything before 3.0."""
+    if Version(version) < Version(compat.OLDEST_SUPPORTED):
         raise RuntimeError(
-            f"keras_fans supports keras{SUPPORTED_KERAS}; "
-            f"the installed Keras is {version}."
+            f"keras_fans needs Keras 3 (>={compat.OLDEST_SUPPORTED}); the "
+            f"installed Keras is {version}. Keras 2 and tf-keras are not "
+            "supported."
+        )
+
+
+def _check_replaced_attributes(replacements):
+    """Raises `RuntimeError` naming a replaced attribute Keras lacks."""
+    added = {(owner, name) for owner, name, _ in compat.REPLACEMENTS}
+    for owner, name, _ in replacements:
+        if name not in vars(owner) and (owner, name) not in added:
+            where = getattr(owner, "__qualname__", None)
+            where = owner.__name__ if where is None else where
+            raise RuntimeError(
+                f"keras_fans cannot patch Keras {keras.version()}: "
+                f"{where} has no `{name}`."
+            )
+
+
+def _warn_past_tested_releases(version):
+    """A Keras newer than the newest tested one is patched, with a warning:
+    a new release does not block users once its structure checks pass."""
+    if Version(version) > Version(compat.TESTED_RELEASES[-1]):
+        warnings.warn(
+            f"keras_fans was tested with Keras {compat.TESTED_RELEASES[0]} "
+            f"to {compat.TESTED_RELEASES[-1]}; the installed Keras is "
+            f"{version}. Its structure matches what the patch replaces, so "
+            "it is patched.",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -47,7 +75,8 @@ def _rules(depthwise_kernels):
 
 def _replacements(depthwise_kernels=True):
     return (
-        random_initializers.REPLACEMENTS
+        compat.REPLACEMENTS
+        + random_initializers.REPLACEMENTS
         + pytorch_uniform.replacements()
         + weight_fans.replacements(_rules(depthwise_kernels))
     )
@@ -73,9 +102,13 @@ def patch(depthwise_kernels=True):
                     f"unpatch() before patching with {options}."
                 )
             return
-        _check_keras_version(keras.version())
-        for owner, name, replacement in _replacements(**options):
-            _originals.append((owner, name, vars(owner)[name]))
+        version = keras.version()
+        _refuse_before_keras_3(version)
+        replacements = _replacements(**options)
+        _check_replaced_attributes(replacements)
+        _warn_past_tested_releases(version)
+        for owner, name, replacement in replacements:
+            _originals.append((owner, name, vars(owner).get(name, _ABSENT)))
             setattr(owner, name, replacement)
         _options.update(options)
 
@@ -85,7 +118,10 @@ def unpatch():
     with _lock:
         while _originals:
             owner, name, original = _originals.pop()
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         _options.clear()
 
 

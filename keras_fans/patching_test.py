@@ -1,14 +1,17 @@
 import re
 import tomllib
+import warnings
 from pathlib import Path
 
 import keras
 import pytest
 
 import keras_fans
+from keras_fans import compat
 from keras_fans import patching
 from keras_fans import testing
 from keras_fans.initializers import random_initializers
+from keras_fans.layers import weight_fans
 
 pytestmark = testing.runtime_only(
     "tests patch(), unpatch(), patched() and the Keras version check"
@@ -18,8 +21,9 @@ VS = keras.src.initializers.random_initializers
 
 
 def stock_objects():
+    """Each replaced attribute's object; `_ABSENT` for one Keras lacks."""
     return {
-        (owner, name): vars(owner)[name]
+        (owner, name): vars(owner).get(name, patching._ABSENT)
         for owner, name, _ in patching._replacements()
     }
 
@@ -31,13 +35,15 @@ def test_patch_is_idempotent_and_unpatch_restores_the_same_objects():
     keras_fans.patch()
     assert keras_fans.is_patched()
     assert VS.compute_fans is random_initializers.compute_fans
-    assert all(vars(o)[n] is not f for (o, n), f in stock.items())
+    assert all(
+        vars(o).get(n, patching._ABSENT) is not f for (o, n), f in stock.items()
+    )
     keras_fans.unpatch()
     keras_fans.unpatch()
     assert not keras_fans.is_patched()
     assert stock_objects() == stock
     for (owner, name), original in stock.items():
-        assert vars(owner)[name] is original
+        assert vars(owner).get(name, patching._ABSENT) is original
 
 
 def test_patched_context_restores_the_state_it_found():
@@ -61,28 +67,84 @@ def test_unpatch_restores_stock_draws():
         initializer((4,), fan_in=2, fan_out=3)
 
 
-@pytest.mark.parametrize("version", ["3.14.1", "3.16.0", "4.0.0", "2.15.0"])
-def test_unsupported_keras_version_is_refused(monkeypatch, version):
+@pytest.mark.parametrize("version", ["2.15.0", "2.4.3", "3.0.0rc1"])
+def test_keras_2_and_before_3_are_refused(monkeypatch, version):
     monkeypatch.setattr(keras, "version", lambda: version)
     with pytest.raises(RuntimeError, match=re.escape(version)) as error:
         keras_fans.patch()
-    assert "keras>=3.15.0,<3.16" in str(error.value)
+    assert "Keras 2 and tf-keras are not supported" in str(error.value)
     assert not keras_fans.is_patched()
 
 
-@pytest.mark.parametrize("version", ["3.15.0", "3.15.1", "3.15.2.dev0"])
-def test_supported_keras_versions_are_accepted(monkeypatch, version):
+@pytest.mark.parametrize(
+    "version",
+    ["3.0.0", compat.TESTED_RELEASES[0], compat.TESTED_RELEASES[-1]],
+)
+def test_tested_releases_are_patched_without_a_warning(monkeypatch, version):
     monkeypatch.setattr(keras, "version", lambda: version)
-    keras_fans.patch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keras_fans.patch()
     assert keras_fans.is_patched()
 
 
-def test_pyproject_declares_the_supported_range():
+@pytest.mark.parametrize("version", ["3.16.0", "3.17.0.dev2027010104", "4.0"])
+def test_a_newer_release_that_matches_is_patched_with_a_warning(
+    monkeypatch, version
+):
+    monkeypatch.setattr(keras, "version", lambda: version)
+    tested = (
+        f"tested with Keras {compat.TESTED_RELEASES[0]} to "
+        f"{compat.TESTED_RELEASES[-1]}; the installed Keras is {version}"
+    )
+    with pytest.warns(UserWarning, match=re.escape(tested)):
+        keras_fans.patch()
+    assert keras_fans.is_patched()
+
+
+def test_a_build_without_the_input_shape_is_refused_naming_the_layer(
+    monkeypatch,
+):
+    monkeypatch.setattr(keras.src.layers.Dense, "build", lambda self: None)
+    with pytest.raises(
+        RuntimeError,
+        match=re.escape(
+            "keras_fans cannot patch keras.src.layers.core.dense.Dense: its "
+            "`build` takes ['self'], expected `self` and the input shape"
+        ),
+    ):
+        keras_fans.patch()
+    assert not keras_fans.is_patched()
+
+
+def test_an_add_weight_without_initializer_is_refused(monkeypatch):
+    def add_weight(self, shape=None, name=None):
+        pass
+
+    monkeypatch.setattr(weight_fans, "_stock_add_weight", add_weight)
+    with pytest.raises(RuntimeError, match="add_weight: it takes no `init"):
+        keras_fans.patch()
+    assert not keras_fans.is_patched()
+
+
+def test_a_missing_replaced_attribute_is_refused_naming_it(monkeypatch):
+    monkeypatch.delattr(VS, "compute_fans")
+    with pytest.raises(
+        RuntimeError,
+        match=re.escape(
+            "keras.src.initializers.random_initializers has no `compute_fans`"
+        ),
+    ):
+        keras_fans.patch()
+    assert not keras_fans.is_patched()
+
+
+def test_pyproject_declares_keras_3_without_an_upper_pin():
     pyproject = Path(__file__).parents[1] / "pyproject.toml"
     dependencies = tomllib.loads(pyproject.read_text())["project"][
         "dependencies"
     ]
-    assert f"keras{patching.SUPPORTED_KERAS}" in dependencies
+    assert f"keras>={compat.OLDEST_SUPPORTED}" in dependencies
 
 
 def test_patching_again_with_other_options_is_refused():

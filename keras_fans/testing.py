@@ -16,6 +16,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from packaging.version import Version
 from scipy import stats
 
 import keras_fans
@@ -33,6 +34,13 @@ ALPHA = 1e-4
 def runtime_only(reason):
     """Marks a test of the runtime patch itself: skipped in native mode."""
     return pytest.mark.skipif(NATIVE, reason=f"runtime patch only: {reason}")
+
+
+def keras_before(release):
+    """Whether the installed Keras is older than `release` (e.g. "3.7"); a
+    nightly of 3.16 counts as 3.16. For skipping a test where a Keras
+    feature it needs is missing."""
+    return Version(keras.version()).release < Version(release).release
 
 
 def fans_on():

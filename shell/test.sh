@@ -2,7 +2,9 @@
 # Runs the whole suite once per Keras backend, each in its own process
 # (KERAS_BACKEND is read when Keras is imported), then Keras's own tests
 # with the patch active (shell/upstream_tests.sh; KERAS_FANS_UPSTREAM=0
-# skips them).
+# skips them). With no backend named, it then runs the suite against the
+# other tested Keras releases (shell/keras_releases.sh; KERAS_FANS_RELEASES=0
+# skips them, =1 runs them with a backend named).
 # Usage: shell/test.sh [backend ...] [-- pytest args]
 # Fails if any backend fails or runs no test (pytest exit code 5), or if
 # Keras's tests show an unexplained failure.
@@ -13,7 +15,11 @@ python=$(bash shell/setup.sh) || exit 1
 backends=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do backends+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-[ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax torch)
+releases=${KERAS_FANS_RELEASES:-0}
+if [ ${#backends[@]} -eq 0 ]; then
+  backends=(tensorflow jax torch)
+  releases=${KERAS_FANS_RELEASES:-1}
+fi
 
 status=0
 summary=()
@@ -38,6 +44,16 @@ if [ "${KERAS_FANS_UPSTREAM:-1}" != 0 ]; then
   "$python" -m upstream_tests.run --backend "${backends[@]}" | tee "$log" ||
     status=1
   summary+=("$(cat "$log")")
+  rm -f "$log"
+fi
+
+if [ "$releases" != 0 ]; then
+  echo "=== the suite on other Keras releases"
+  log=$(mktemp)
+  bash shell/keras_releases.sh --not-pinned | tee "$log" || status=1
+  summary+=("other Keras releases: $(grep -E '^=== [0-9]+ s' "$log" |
+    tr -d '=')")
+  summary+=("$(grep -E '^\|' "$log")")
   rm -f "$log"
 fi
 

@@ -9,8 +9,12 @@ Upstream files: `keras/src/layers/core/dense.py`,
 from keras.src.layers.core import einsum_dense
 from keras.src.layers.core.dense import Dense
 
+from keras_fans import compat
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.layers.weight_fans import FanRule
+
+# Keras's `_analyze_einsum_string`, with the kernel axes on every release.
+_analyze_einsum_string = compat.analyze_einsum_string
 
 
 def _dense_bias_fans(layer, input_shape):
@@ -20,13 +24,11 @@ def _dense_bias_fans(layer, input_shape):
 
 def _einsum_dense_bias_fans(layer, input_shape):
     """The fans of the kernel along its input and output axes."""
-    kernel_shape, _, _, input_axes, output_axes = (
-        einsum_dense._analyze_einsum_string(
-            layer.equation,
-            layer.bias_axes,
-            input_shape,
-            layer.partial_output_shape,
-        )
+    kernel_shape, _, _, input_axes, output_axes = _analyze_einsum_string(
+        layer.equation,
+        layer.bias_axes,
+        input_shape,
+        layer.partial_output_shape,
     )
     return compute_fans(kernel_shape, input_axes, output_axes)
 

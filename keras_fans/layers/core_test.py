@@ -21,6 +21,8 @@ def test_dense_bias_fans():
         ("abc,cde->abde", (None, 4, 6), "de", (2, 5, 16), [((4, 6), 16, 24)]),
         # Its output projection: two input axes summed into each unit.
         ("abcd,cde->abe", (None, 16), "e", (2, 5, 4, 6), [((16,), 24, 16)]),
+        # A kernel letter in the input and the output is an output axis.
+        ("abc,bcd->abd", (3, 8), "d", (None, 3, 16), [((8,), 16, 24)]),
     ],
 )
 def test_einsum_dense_bias_fans(
@@ -37,6 +39,11 @@ def test_einsum_dense_bias_fans(
     assert testing.recorded_fans(make_layer, input_shape) == expected
 
 
+@pytest.mark.skipif(
+    keras.version().startswith(("3.5.", "3.6.")),
+    reason="Keras 3.5 and 3.6 refuse a query and a value of different "
+    "widths (a Keras bug of those releases)",
+)
 def test_multi_head_attention_bias_fans():
     def make_layer():
         return keras.layers.MultiHeadAttention(

@@ -90,10 +90,44 @@ def _builds():
     return _local.builds
 
 
-def _build_with_fans(build, rules):
+# The names of a covered `build`'s input-shape parameter, after `self`:
+# `inputs_shape` for ConvLSTMCell, `input_shape` for the others.
+_SHAPE_PARAMETERS = ("input_shape", "inputs_shape")
+
+
+def _shape_parameter(cls):
+    """The name of `cls.build`'s input-shape parameter.
+
+    Raises `RuntimeError`, naming the layer, if `cls` defines no `build` or
+    its second parameter is not the input shape.
+    """
+    build = vars(cls).get("build")
+    parameters = (
+        [] if build is None else list(inspect.signature(build).parameters)
+    )
+    if len(parameters) < 2 or parameters[1] not in _SHAPE_PARAMETERS:
+        raise RuntimeError(
+            f"keras_fans cannot patch {cls.__module__}.{cls.__qualname__}: "
+            f"its `build` takes {parameters}, expected `self` and the "
+            f"input shape ({' or '.join(_SHAPE_PARAMETERS)})."
+        )
+    return parameters[1]
+
+
+def _check_add_weight():
+    """Raises `RuntimeError` unless `Layer.add_weight` takes `name=` and
+    `initializer=`, which `_add_weight` reads."""
+    parameters = inspect.signature(_stock_add_weight).parameters
+    for name in ("name", "initializer"):
+        if name not in parameters:
+            raise RuntimeError(
+                "keras_fans cannot patch keras.layers.Layer.add_weight: it "
+                f"takes no `{name}=`."
+            )
+
+
+def _build_with_fans(build, rules, shape_name):
     """Wraps `build` to record `rules` (weight name -> `FanRule`)."""
-    # `input_shape`, or `inputs_shape` for ConvLSTMCell.
-    shape_name = list(inspect.signature(build).parameters)[1]
 
     @functools.wraps(build)
     def wrapper(self, *args, **kwargs):
@@ -134,14 +168,25 @@ def replacements(rules):
 
     Returns:
         A tuple of `(owner, attribute, replacement)`.
+
+    Raises:
+        RuntimeError: naming the place, if `Layer.add_weight` or a covered
+            `build` does not take what the wrappers read.
     """
     by_class = {}
     for rule in rules:
         cls = rule.installed_class()
         if cls is not None:
             by_class.setdefault(cls, {})[rule.weight_name] = rule
+    _check_add_weight()
     builds = tuple(
-        (cls, "build", _build_with_fans(vars(cls)["build"], cls_rules))
+        (
+            cls,
+            "build",
+            _build_with_fans(
+                vars(cls)["build"], cls_rules, _shape_parameter(cls)
+            ),
+        )
         for cls, cls_rules in by_class.items()
     )
     return ((Layer, "add_weight", _add_weight),) + builds

@@ -4,8 +4,17 @@ import subprocess
 
 import pytest
 
+from keras_fans import testing
 from keras_fans.upstream import diff
 from keras_fans.upstream import sources
+
+# The generator names the classes it edits by the installed Keras's names;
+# the pinned source it edits calls `OrthogonalInitializer` `Orthogonal`.
+pytestmark = pytest.mark.skipif(
+    testing.keras_before("3.7"),
+    reason="Keras before 3.7 names `Orthogonal` `OrthogonalInitializer`, "
+    "which the pinned source the generator edits does not define",
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +91,7 @@ def test_every_rule_is_applied(pinned):
             "def _analyze_einsum_string(",
             "def _parse_einsum_string(",
             r"einsum_dense.py: no `_analyze_einsum_string` for our "
-            r"`einsum_dense._analyze_einsum_string`",
+            r"`_analyze_einsum_string`",
         ),
         (
             "keras/src/initializers/random_initializers.py",
