@@ -5,6 +5,8 @@ bias initializer the layer's true fans, so `bias_initializer="he_uniform"`
 scales by the layer's input width instead of by the bias vector's length.
 """
 
+# First: refuses Keras 2 before any `keras.src` import can fail.
+from keras_fans import _keras_3  # noqa: F401
 from keras_fans import initializers
 from keras_fans.audit import audit
 from keras_fans.breakpoints import spread_breakpoints

@@ -13,8 +13,8 @@ from keras.src.layers.core import einsum_dense
 
 # The releases the suite runs against (`bash shell/keras_releases.sh`): the
 # newest patch release of every minor from 3.0, and the newest keras-nightly.
-# `patch()` warns on a Keras newer than the last one, and refuses one older
-# than `OLDEST_SUPPORTED` (the `keras` dependency in `pyproject.toml`).
+# `patch()` warns on a Keras newer than the last one (older than 3.0 is
+# refused by `keras_fans._keras_3`).
 TESTED_RELEASES = (
     "3.0.5",
     "3.1.1",
@@ -34,8 +34,6 @@ TESTED_RELEASES = (
     "3.15.1",
     "3.16.0.dev2026102704",
 )
-OLDEST_SUPPORTED = "3.0"
-
 _stock_compute_fans = random_initializers.compute_fans
 # Keras 3.15 added `input_axes` / `output_axes` to `compute_fans` and
 # `VarianceScaling`.

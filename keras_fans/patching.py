@@ -11,6 +11,7 @@ import warnings
 import keras
 from packaging.version import Version
 
+from keras_fans import _keras_3
 from keras_fans import compat
 from keras_fans.initializers import pytorch_uniform
 from keras_fans.initializers import random_initializers
@@ -30,12 +31,8 @@ _options = {}
 
 def _refuse_before_keras_3(version):
     """Raises `RuntimeError` for Keras 2 (tf-keras) and anything before 3.0."""
-    if Version(version) < Version(compat.OLDEST_SUPPORTED):
-        raise RuntimeError(
-            f"keras_fans needs Keras 3 (>={compat.OLDEST_SUPPORTED}); the "
-            f"installed Keras is {version}. Keras 2 and tf-keras are not "
-            "supported."
-        )
+    if _keras_3.refusal(version) is not None:
+        raise RuntimeError(_keras_3.refusal(version))
 
 
 def _check_replaced_attributes(replacements):

@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 import tomllib
 import warnings
 from pathlib import Path
@@ -7,6 +9,7 @@ import keras
 import pytest
 
 import keras_fans
+from keras_fans import _keras_3
 from keras_fans import compat
 from keras_fans import patching
 from keras_fans import testing
@@ -74,6 +77,23 @@ def test_keras_2_and_before_3_are_refused(monkeypatch, version):
         keras_fans.patch()
     assert "Keras 2 and tf-keras are not supported" in str(error.value)
     assert not keras_fans.is_patched()
+
+
+def test_importing_under_keras_2_is_refused_naming_the_version(tmp_path):
+    # A stand-in Keras 2: a package with only a version, first on the path.
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text('__version__ = "2.15.0"')
+    result = subprocess.run(
+        [sys.executable, "-c", "import keras_fans"],
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "ImportError: keras_fans needs Keras 3 (>=3.0); the installed Keras "
+        "is 2.15.0. Keras 2 and tf-keras are not supported."
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,7 +164,7 @@ def test_pyproject_declares_keras_3_without_an_upper_pin():
     dependencies = tomllib.loads(pyproject.read_text())["project"][
         "dependencies"
     ]
-    assert f"keras>={compat.OLDEST_SUPPORTED}" in dependencies
+    assert f"keras>={_keras_3.OLDEST_SUPPORTED}" in dependencies
 
 
 def test_patching_again_with_other_options_is_refused():
