@@ -42,7 +42,8 @@ def test_patched_model_trains_saves_and_reloads(tmp_path):
         reloaded_patched = keras.saving.load_model(path)
     reloaded_stock = keras.saving.load_model(path)
     for reloaded in (reloaded_patched, reloaded_stock):
-        for saved, loaded in zip(model.weights, reloaded.weights):
+        assert len(reloaded.weights) == len(model.weights) == 4
+        for saved, loaded in zip(model.weights, reloaded.weights, strict=True):
             np.testing.assert_array_equal(
                 testing.numpy(loaded), testing.numpy(saved)
             )
