@@ -96,6 +96,9 @@ def hide_fans(initializer):
     return hidden
 
 
+# Registered, so wrappers that clone their layer by its config (as
+# Bidirectional does) can clone it.
+@keras.saving.register_keras_serializable("keras_fans.testing")
 class FanRecorder(keras.initializers.Initializer):
     """Opts into the fan context and records it; fills zeros.
 
