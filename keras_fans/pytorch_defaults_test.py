@@ -206,10 +206,16 @@ RESET = {
 
 
 def check_parity(layer, module, pairs, name):
+    """Each Keras weight is distributed as its torch parameter, and a
+    mutant's values are not: twice as wide (a wrong bound), or for a
+    constant, off by one."""
     for keras_weight, torch_param in pairs:
         keras_values = testing.numpy(keras_weight(layer))
         torch_values = param(torch_param(module))
         assert same_distribution(keras_values, torch_values), name
+        constant = np.ptp(torch_values) == 0
+        mutant = keras_values + 1 if constant else 2 * keras_values
+        assert not same_distribution(mutant, torch_values), name
 
 
 @pytest.mark.parametrize(
