@@ -111,13 +111,19 @@ def main():
                 HUGE, bias_initializer=keras.initializers.HeUniform(seed=3)
             )
             huge.build((None, 2))
-        for layer, fan_in in ((dense, 16), (einsum, 16), (huge, 2)):
+        for layer, fan_in, seed in (
+            (dense, 16, 1),
+            (einsum, 16, 2),
+            (huge, 2, 3),
+        ):
             sharding = layer.bias.value.sharding
             print(name, layer.name, sharding)
             if name == "ModelParallel":
                 assert tuple(sharding.spec) == ("model",), sharding
-            testing.check_variance_scaling_draw(
-                layer.bias, "uniform", 2.0 / fan_in
+            # Stock Keras's draw: fan_in is the bias's size.
+            stock = keras.initializers.HeUniform(seed)(layer.bias.shape)
+            testing.check_draw_against(
+                layer.bias, stock, "uniform", 2.0 / fan_in
             )
         # The huge bias took the jitted path.
         layout = huge.bias._layout

@@ -30,8 +30,14 @@ def eager_bias():
     return testing.numpy(layer.bias)
 
 
-def check_he_bias(bias, fan_in=16):
-    testing.check_variance_scaling_draw(bias, "uniform", 2.0 / fan_in)
+def stock_bias():
+    """What stock Keras draws for `he_dense()`'s bias: fan_in = WIDTH."""
+    return testing.numpy(keras.initializers.HeUniform(seed=1)((WIDTH,)))
+
+
+def check_he_bias(bias, stock, fan_in=16):
+    """`bias` is He uniform with `fan_in`, and `stock` is not."""
+    testing.check_draw_against(bias, stock, "uniform", 2.0 / fan_in)
 
 
 # Deferred and repeated calls. (A build inside `keras.StatelessScope`
@@ -71,7 +77,7 @@ def test_traced_initializer_draws_the_eager_values():
         eager = testing.numpy(wrapped((WIDTH,)))
         compiled = testing.numpy(traced(lambda: wrapped((WIDTH,)))())
     np.testing.assert_array_equal(compiled, eager)
-    check_he_bias(compiled)
+    check_he_bias(compiled, stock_bias())
 
 
 # Mixed precision and quantization.
@@ -129,7 +135,7 @@ def test_quantize_after_a_patched_build_keeps_the_bias(make_layer, mode):
         bias = testing.numpy(layer.bias)
         layer.quantize(mode)
     np.testing.assert_array_equal(testing.numpy(layer.bias), bias)
-    check_he_bias(bias)
+    check_he_bias(bias, stock_bias())
     assert layer(np.ones((2, 16), "float32")).shape == (2, WIDTH)
 
 
@@ -171,7 +177,8 @@ def test_stock_saved_model_loads_unchanged_under_the_patch(tmp_path):
     model.save(path)
     with testing.fans_on():
         loaded = keras.saving.load_model(path)
-    for saved, reloaded in zip(model.weights, loaded.weights):
+    assert len(loaded.weights) == len(model.weights) == 4
+    for saved, reloaded in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_array_equal(
             testing.numpy(reloaded), testing.numpy(saved)
         )
@@ -188,29 +195,43 @@ def test_serialized_configs_are_identical_patched_or_not():
 # Threads: the fan context is process-wide, a build's fans its own.
 
 
-def test_concurrent_builds_each_get_their_own_fans():
-    widths = [4, 16, 64, 256] * 4
-    biases = {}
+def test_overlapping_builds_each_get_their_own_fans():
+    """Two builds forced to overlap, in the one order where a build stack
+    shared by all threads loses a build: A starts, B starts, A ends (a
+    shared stack's pop would drop B's entry), then B adds its bias."""
+    a_inside, b_inside, a_done = (threading.Event() for _ in range(3))
 
-    def build(index, fan_in):
-        layer = keras.layers.Dense(
-            WIDTH, bias_initializer=keras.initializers.HeUniform(seed=index)
-        )
-        layer.build((None, fan_in))
-        biases[index] = (fan_in, testing.numpy(layer.bias))
+    def waiting_kernel(arrived, wait_for):
+        def kernel(shape, dtype=None):
+            arrived.set()
+            assert wait_for.wait(timeout=60), "the other build never came"
+            return keras.ops.zeros(shape, dtype=dtype)
 
+        return kernel
+
+    def build(units, fan_in, kernel_initializer):
+        keras.layers.Dense(
+            units,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=testing.FanRecorder(),
+        ).build((None, fan_in))
+
+    def build_a():
+        build(8, 16, waiting_kernel(a_inside, b_inside))
+        a_done.set()
+
+    testing.FanRecorder.recorded()
     with testing.fans_on():
-        threads = [
-            threading.Thread(target=build, args=(index, fan_in))
-            for index, fan_in in enumerate(widths)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert len(biases) == len(widths)
-    for fan_in, bias in biases.values():
-        check_he_bias(bias, fan_in)
+        a = threading.Thread(target=build_a)
+        a.start()
+        assert a_inside.wait(timeout=60)
+        b = threading.Thread(
+            target=build, args=(32, 64, waiting_kernel(b_inside, a_done))
+        )
+        b.start()
+        a.join()
+        b.join()
+    assert testing.FanRecorder.recorded() == [((8,), 16, 8), ((32,), 64, 32)]
 
 
 @testing.runtime_only("tests that patch() reaches every thread")
@@ -235,8 +256,11 @@ def test_patching_is_process_wide():
         holder.join()
     after = he_dense()
     after.build((None, 16))
-    check_he_bias(while_patched.bias)
-    check_he_bias(after.bias, WIDTH)
+    while_patched, after = (
+        testing.numpy(layer.bias) for layer in (while_patched, after)
+    )
+    check_he_bias(while_patched, after)
+    check_he_bias(after, while_patched, WIDTH)
 
 
 # Bad input.

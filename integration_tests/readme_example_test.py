@@ -19,8 +19,8 @@ def test_readme_example():
         fixed = he_bias()
     # As stock Keras (or Keras after keras_fans.unpatch()) draws it.
     stock = he_bias(testing.hide_fans("he_uniform"))
-    testing.check_variance_scaling_draw(fixed, "uniform", 2.0 / 16)
-    testing.check_variance_scaling_draw(stock, "uniform", 2.0 / 4096)
+    testing.check_draw_against(fixed, stock, "uniform", 2.0 / 16)
+    testing.check_draw_against(stock, fixed, "uniform", 2.0 / 4096)
     np.testing.assert_allclose(np.abs(fixed).max(), math.sqrt(6 / 16), 0.01)
     np.testing.assert_allclose(np.abs(stock).max(), math.sqrt(6 / 4096), 0.01)
 
@@ -42,7 +42,8 @@ def test_patched_model_trains_saves_and_reloads(tmp_path):
         reloaded_patched = keras.saving.load_model(path)
     reloaded_stock = keras.saving.load_model(path)
     for reloaded in (reloaded_patched, reloaded_stock):
-        for saved, loaded in zip(model.weights, reloaded.weights):
+        assert len(reloaded.weights) == len(model.weights) == 4
+        for saved, loaded in zip(model.weights, reloaded.weights, strict=True):
             np.testing.assert_array_equal(
                 testing.numpy(loaded), testing.numpy(saved)
             )

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 import keras_fans
@@ -63,9 +64,21 @@ def test_patched_context_restores_the_state_it_found():
 
 
 def test_unpatch_restores_stock_draws():
+    def he_bias():
+        layer = keras.layers.Dense(
+            64, bias_initializer=keras.initializers.HeUniform(seed=1)
+        )
+        layer.build((None, 2))
+        return testing.numpy(layer.bias)
+
     initializer = keras.initializers.HeUniform(seed=1)
+    stock = he_bias()
     with keras_fans.patched():
         initializer((4,), fan_in=2, fan_out=3)
+        patched = he_bias()
+    # The patch changed the draw (fan_in 2, not 64), and unpatch undoes it.
+    assert not np.array_equal(patched, stock)
+    np.testing.assert_array_equal(he_bias(), stock)
     with pytest.raises(TypeError):
         initializer((4,), fan_in=2, fan_out=3)
 

@@ -206,10 +206,16 @@ RESET = {
 
 
 def check_parity(layer, module, pairs, name):
+    """Each Keras weight is distributed as its torch parameter, and a
+    mutant's values are not: twice as wide (a wrong bound), or for a
+    constant, off by one."""
     for keras_weight, torch_param in pairs:
         keras_values = testing.numpy(keras_weight(layer))
         torch_values = param(torch_param(module))
         assert same_distribution(keras_values, torch_values), name
+        constant = np.ptp(torch_values) == 0
+        mutant = keras_values + 1 if constant else 2 * keras_values
+        assert not same_distribution(mutant, torch_values), name
 
 
 @pytest.mark.parametrize(
@@ -228,6 +234,53 @@ def test_reset_parameters_matches_torch(name):
     layer = keras_built(RESET[name], *shapes)
     assert keras_fans.reset_parameters(layer, seed=SEED) == []
     check_parity(layer, torch_module(make_torch), pairs, name)
+
+
+def check_summed_bias(values, units):
+    """Asserts `values` are drawn as torch's `b_ih + b_hh`.
+
+    The sum of two U(+-1/sqrt(units)) is triangular on +-2/sqrt(units), with
+    variance 2/(3 units) (one uniform: 1/(3 units)) and kurtosis 2.4. A
+    Kolmogorov-Smirnov test against it, and the sample variance within six
+    standard errors, variance * sqrt((kurtosis - 1) / n).
+    """
+    x = np.ravel(values).astype(np.float64)
+    bound = 2 / math.sqrt(units)
+    triangular = stats.triang(0.5, loc=-bound, scale=2 * bound)
+    p_value = stats.kstest(x, triangular.cdf).pvalue
+    assert p_value > testing.ALPHA, f"not b_ih + b_hh: KS p={p_value:.2g}"
+    variance = 2 / (3 * units)
+    tolerance = 6 * math.sqrt((2.4 - 1) / x.size)
+    assert abs(x.var() / variance - 1) < tolerance, (
+        f"sample variance {x.var():.4g} is not {variance:.4g} within "
+        f"{tolerance:.1%}"
+    )
+
+
+# SimpleRNN and LSTM, wide enough (bias of 1024 and 2048 entries) that one
+# uniform of the same bound fails `check_summed_bias`: the parity rows above
+# (256 and 512 entries) cannot tell the two apart.
+SUMMED_BIASES = {
+    "RNN": (lambda: torch.nn.RNN(64, 1024), keras.layers.SimpleRNN, 1024),
+    "LSTM": (lambda: torch.nn.LSTM(64, 512), keras.layers.LSTM, 512),
+}
+
+
+@pytest.mark.parametrize("name", list(SUMMED_BIASES))
+def test_reset_parameters_draws_the_summed_bias_of_torch(name):
+    make_torch, layer_class, units = SUMMED_BIASES[name]
+    module = torch_module(make_torch)
+    check_summed_bias(param(module.bias_ih_l0 + module.bias_hh_l0), units)
+    layer = keras_built(lambda: layer_class(units), (1, 2, 64))
+    keras_fans.reset_parameters(layer, seed=SEED)
+    bias = testing.numpy(layer.cell.bias)
+    check_summed_bias(bias, units)
+    # What a reset_parameters drawing one uniform would give must fail.
+    one_uniform = np.random.default_rng(SEED).uniform(
+        -1 / math.sqrt(units), 1 / math.sqrt(units), bias.size
+    )
+    with pytest.raises(AssertionError):
+        check_summed_bias(one_uniform, units)
 
 
 # Stock Keras draws a bias U(+-1/sqrt(bias size)) with the same initializer.

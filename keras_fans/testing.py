@@ -104,6 +104,9 @@ def hide_fans(initializer):
     return hidden
 
 
+# Registered, so wrappers that clone their layer by its config (as
+# Bidirectional does) can clone it.
+@keras.saving.register_keras_serializable("keras_fans.testing")
 class FanRecorder(keras.initializers.Initializer):
     """Opts into the fan context and records it; fills zeros.
 
@@ -186,6 +189,15 @@ def check_variance_scaling_draw(values, distribution, variance):
         )
 
 
+def check_draw_against(values, counterpart, distribution, variance):
+    """Asserts `values` pass `check_variance_scaling_draw` and `counterpart`
+    (stock Keras's values, or a mutant's) fails it: the check has the power
+    to tell the draw under test from the one it replaces."""
+    with pytest.raises(AssertionError):
+        check_variance_scaling_draw(counterpart, distribution, variance)
+    check_variance_scaling_draw(values, distribution, variance)
+
+
 def check_bias_fans(
     make_layer,
     shapes,
@@ -229,6 +241,4 @@ def check_bias_fans(
         # the unpatched values.
         np.testing.assert_array_equal(build_bias(hide_fans), stock)
         fixed = build_bias()
-    with pytest.raises(AssertionError):
-        check_variance_scaling_draw(stock, distribution, variance)
-    check_variance_scaling_draw(fixed, distribution, variance)
+    check_draw_against(fixed, stock, distribution, variance)

@@ -27,6 +27,7 @@ for backend in "${backends[@]}"; do
   echo "=== KERAS_BACKEND=$backend"
   log=$(mktemp)
   KERAS_BACKEND=$backend "$python" -m pytest -q keras_fans integration_tests \
+    upstream_tests \
     "$@" 2>&1 | tee "$log"
   code=${PIPESTATUS[0]}
   result=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' "$log" | tail -n 1 | tr -d '=')

@@ -58,6 +58,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 _outcomes = {}
+_collected = set()
 
 
 def pytest_runtest_logreport(report):
@@ -67,8 +68,27 @@ def pytest_runtest_logreport(report):
             _outcomes[report.nodeid] = report.outcome
 
 
+def pytest_collectreport(report):
+    """A module (or class) that failed to collect is a failed id of its
+    own; a module skipped as a whole is a skipped one. Under xdist the
+    workers send the controller only these two kinds of collect report."""
+    if report.failed or report.skipped:
+        _outcomes[report.nodeid] = report.outcome
+
+
+def pytest_collection_finish(session):
+    _collected.update(item.nodeid for item in session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under xdist the controller collects nothing: the workers' ids."""
+    _collected.update(ids)
+
+
 def pytest_sessionfinish(session):
     path = os.environ.get("KERAS_FANS_OUTCOMES")
     if path and not hasattr(session.config, "workerinput"):
         with open(path, "w") as file:
-            json.dump(_outcomes, file, indent=0, sort_keys=True)
+            record = {"outcomes": _outcomes, "collected": sorted(_collected)}
+            json.dump(record, file, indent=0, sort_keys=True)

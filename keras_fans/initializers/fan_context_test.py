@@ -30,6 +30,8 @@ def test_initializers_that_do_not_opt_in_come_back_unchanged():
             keras.initializers.Ones(),
             keras.initializers.Zeros(),
         ):
+            # Called as stock Keras calls it (`swallows_kwargs` asserts it).
+            keras.layers.Dense(4, bias_initializer=initializer).build((1, 3))
             assert testing.with_fans(initializer, 3, 4) is initializer
 
 

@@ -86,7 +86,8 @@ def test_grouped_query_attention_bias_fans():
 def test_attention_clones_keep_their_seeds(make_layer):
     """The sublayers' initializers are clones that keep the seed: a seeded
     attention layer draws the same weights twice, and its kernels are
-    stock."""
+    stock. (Whether the biases get their fans is for the wide attention
+    test below: 16 query bias entries cannot tell fan_in 16 from 32.)"""
 
     def weights(wrap=lambda initializer: initializer):
         layer = make_layer(
@@ -106,9 +107,6 @@ def test_attention_clones_keep_their_seeds(make_layer):
         np.testing.assert_array_equal(first[path], second[path])
         if path.endswith("kernel"):
             np.testing.assert_array_equal(first[path], stock[path])
-    testing.check_variance_scaling_draw(
-        first["query/bias"], "uniform", 2.0 / 16
-    )
 
 
 DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")

@@ -112,22 +112,21 @@ def test_config_and_serialization_are_untouched(name):
 
 
 def test_deferred_initialization_keeps_the_fan_context():
+    def he_bias(wrap=lambda initializer: initializer):
+        initializer = wrap(keras.initializers.HeUniform(5))
+        return build("Dense", bias_initializer=initializer).bias
+
     def deferred():
         with keras.StatelessScope():
-            layer = build(
-                "Dense", bias_initializer=keras.initializers.HeUniform(5)
-            )
+            bias = he_bias()
         keras.src.backend.common.variables.initialize_all_variables()
-        return testing.numpy(layer.bias)
+        return testing.numpy(bias)
 
+    stock = testing.numpy(he_bias(testing.hide_fans))
     with testing.fans_on():
-        eager = testing.numpy(
-            build(
-                "Dense", bias_initializer=keras.initializers.HeUniform(5)
-            ).bias
-        )
+        eager = testing.numpy(he_bias())
         np.testing.assert_array_equal(deferred(), eager)
-    testing.check_variance_scaling_draw(eager, "uniform", 2.0 / 16)
+    testing.check_draw_against(eager, stock, "uniform", 2.0 / 16)
 
 
 @testing.runtime_only("a layer created before patch() keeps stock behaviour")
@@ -145,9 +144,9 @@ def test_fan_context_needs_creation_and_build_while_patched():
         inside = he_bias(he_dense())
         before = he_bias(created_before)
     after = he_bias(created_inside)
-    testing.check_variance_scaling_draw(inside, "uniform", 2.0 / 16)
     for stock in (before, after):
-        testing.check_variance_scaling_draw(stock, "uniform", 2.0 / 64)
+        testing.check_draw_against(inside, stock, "uniform", 2.0 / 16)
+        testing.check_draw_against(stock, inside, "uniform", 2.0 / 64)
 
 
 def test_build_called_with_a_keyword_shape():
