@@ -1,13 +1,20 @@
-"""These tests are copied into Keras by the generator, which has the fan
-context built in; here each runs with it switched on (in native mode,
-Keras has it already)."""
+"""These test methods are added to Keras's own test files by the series
+(`series.py`); here each runs with the fan context switched on (in native
+mode, Keras has it already; with the runtime patch, our `with_fans` stands
+in for Keras's)."""
 
 import pytest
+from keras.src import initializers
 
 from keras_fans import testing
+from keras_fans.initializers import fan_context
 
 
 @pytest.fixture(autouse=True)
-def _fans_on():
+def _fans_on(monkeypatch):
+    if not testing.NATIVE:
+        monkeypatch.setattr(
+            initializers, "with_fans", fan_context.with_fans, raising=False
+        )
     with testing.fans_on():
         yield
