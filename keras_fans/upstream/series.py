@@ -89,13 +89,9 @@ class _WithFans:
         self.fan_in = fan_in
         self.fan_out = fan_out
 
-    def __call__(self, shape, dtype=None, **kwargs):
+    def __call__(self, shape, dtype=None):
         return self.initializer(
-            shape,
-            dtype=dtype,
-            fan_in=self.fan_in,
-            fan_out=self.fan_out,
-            **kwargs,
+            shape, dtype=dtype, fan_in=self.fan_in, fan_out=self.fan_out
         )
 
 
