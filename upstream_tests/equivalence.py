@@ -8,10 +8,10 @@ each prefix N:
 1. `git apply` the diffs of PRs 1..N, one after the other, to a fresh copy
    of the tree, which is then imported from `PYTHONPATH` (`site`; the
    pinned backends of `.venv` are reused, only Keras differs);
-2. run, on each backend, Keras's test files that PRs 1..N touch (the tests
-   of the changed modules, with the methods the PRs add). A failure counts
-   only if `expected_failures.txt` does not list it for that Keras version
-   (a reviewed list, each group with its reason);
+2. run, on each backend, Keras's test files of the modules PR N touches
+   (with the methods it adds; earlier PRs' ran at their prefix). A
+   failure counts only if `expected_failures.txt` does not list it for
+   that Keras version (a reviewed list, each group with its reason);
 3. compare the initial weights of one layer of each kind
    (`fingerprint.py`) with the runtime patch's restricted to the rules of
    PRs 1..N (`fingerprint.py --prs N`), bit for bit: layers the prefix does
@@ -73,22 +73,23 @@ def _git_apply(patch, tree):
 
 
 def _patched(tree, count):
-    """A copy of `tree` with PRs 1..`count` applied, and the test files
-    they touch."""
+    """A copy of `tree` with PRs 1..`count` applied, and the test files of
+    the modules PR `count` touches."""
     WORK.mkdir(parents=True, exist_ok=True)
     copy = WORK / f"{tree.name}-pr{count}"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.rmtree(f"{copy}-site", ignore_errors=True)
     shutil.copytree(tree, copy)
-    touched = set()
     for number in range(1, count + 1):
         patch = diff.generate(tree, number)
         _git_apply(patch, copy)
-        touched |= {
-            line.removeprefix("+++ b/")
-            for line in patch.splitlines()
-            if line.startswith("+++ b/")
-        }
+    # PR `count` changes only these files: the tests of earlier PRs' files
+    # ran at their own prefix.
+    touched = {
+        line.removeprefix("+++ b/")
+        for line in patch.splitlines()
+        if line.startswith("+++ b/")
+    }
     tests = {
         path.removesuffix(".py").removesuffix("_test") + "_test.py"
         for path in touched
