@@ -88,11 +88,12 @@ class _WithFans:
         self.initializer = initializer
         self.fan_in = fan_in
         self.fan_out = fan_out
+        # The JAX backend passes `layout=` if the initializer declares it.
+        self.__signature__ = inspect.signature(initializer)
 
-    def __call__(self, shape, dtype=None):
-        return self.initializer(
-            shape, dtype=dtype, fan_in=self.fan_in, fan_out=self.fan_out
-        )
+    def __call__(self, shape, dtype=None, **kwargs):
+        kwargs.update(fan_in=self.fan_in, fan_out=self.fan_out)
+        return self.initializer(shape, dtype=dtype, **kwargs)
 
 
 def with_fans(initializer, fan_in, fan_out):
