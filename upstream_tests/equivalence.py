@@ -17,8 +17,9 @@ each prefix N:
    PRs 1..N (`fingerprint.py --prs N`), bit for bit: layers the prefix does
    not cover must draw stock values on both sides;
 4. for the whole series (N = last), run our own suite in native mode
-   (`KERAS_FANS_NATIVE=1`) against the patched Keras: every test must pass
-   or be skipped as runtime-only, as it must under the runtime patch.
+   (`KERAS_FANS_NATIVE=1`) against the patched Keras and with the runtime
+   patch on `.venv`'s Keras: in both, every test must pass (or be skipped
+   with its reason, e.g. runtime-only).
 
 Usage: python -m upstream_tests.equivalence [--keras REQ ...]
            [--pr N ...] [--backend B ...] [--no-suite]
@@ -156,9 +157,13 @@ def _fingerprint(backend, *options, src=None):
 
 
 def _our_suite(src, backend):
-    """Our suite in native mode against the Keras in `src`: the summary
-    line and whether it passed."""
-    env = _env(src, backend, KERAS_FANS_NATIVE="1")
+    """Our suite in native mode against the Keras in `src` (without `src`:
+    with the runtime patch on `.venv`'s Keras): the summary line and
+    whether it passed."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    env.pop("KERAS_FANS_NATIVE", None)
+    if src is not None:
+        env = _env(src, backend, KERAS_FANS_NATIVE="1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "2", *OUR_SUITE],
         cwd=ROOT,
@@ -204,10 +209,11 @@ def check(requirement, count, backends, suite):
             problems.append(f"{backend}: weights")
         # Our suite needs TensorFlow, JAX or PyTorch.
         if suite and count == len(series.SERIES) and backend != "numpy":
-            line, passed_all = _our_suite(src, backend)
-            print(f"  {backend}: our suite, native: {line}")
-            if not passed_all:
-                problems.append(f"{backend}: our suite")
+            for mode, keras_src in (("native", src), ("runtime", None)):
+                line, passed_all = _our_suite(keras_src, backend)
+                print(f"  {backend}: our suite, {mode}: {line}")
+                if not passed_all:
+                    problems.append(f"{backend}: our suite, {mode}")
         print(f"  {backend}: {time.perf_counter() - start:.0f} s", flush=True)
     for problem in problems:
         print(f"  PROBLEM {problem}")
