@@ -178,7 +178,11 @@ def check(requirement, count, backends, suite):
     """Every check of prefix `count` on one Keras source; the problems."""
     tree = sources.with_tests(sources.sdist(requirement))
     src, tests = _patched(tree, count)
-    version = (tree / "PKG-INFO").read_text().split("Version: ")[1].split()[0]
+    (version,) = [
+        line.removeprefix("Version: ")
+        for line in (tree / "PKG-INFO").read_text().splitlines()
+        if line.startswith("Version: ")
+    ]
     expected = expected_failures(version)
     print(f"== {tree.name}, PRs 1..{count}: applied; tests: {len(tests)} files")
     problems = []
