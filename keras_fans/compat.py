@@ -95,12 +95,6 @@ analyze_einsum_string = (
     else _analyze_einsum_string_with_axes
 )
 
-# Keras before 3.7 names `Orthogonal` `OrthogonalInitializer`.
-Orthogonal = (
-    getattr(random_initializers, "Orthogonal", None)
-    or random_initializers.OrthogonalInitializer
-)
-
 # Keras before 3.15: `VarianceScaling` has no `input_axes` / `output_axes`.
 # While patched, the class gets them as `None` (3.15's defaults), which the
 # replaced `__call__` reads: `(owner, attribute, value)`.

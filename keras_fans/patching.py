@@ -70,12 +70,16 @@ def _rules(depthwise_kernels):
     return rules
 
 
-def _replacements(depthwise_kernels=True):
+def _replacements(depthwise_kernels=True, rules=None):
+    """What `patch()` replaces; `rules` (default: every rule) lets the
+    upstream series' proof apply only the rules of its first PRs."""
+    if rules is None:
+        rules = _rules(depthwise_kernels)
     return (
         compat.REPLACEMENTS
         + random_initializers.REPLACEMENTS
         + pytorch_uniform.replacements()
-        + weight_fans.replacements(_rules(depthwise_kernels))
+        + weight_fans.replacements(rules)
     )
 
 
@@ -108,6 +112,18 @@ def patch(depthwise_kernels=True):
             _originals.append((owner, name, vars(owner).get(name, _ABSENT)))
             setattr(owner, name, replacement)
         _options.update(options)
+
+
+def _patch_rules(rules):
+    """`patch()` with only the `FanRule`s `rules`: the runtime counterpart
+    of a prefix of the upstream series (`upstream_tests/fingerprint.py`)."""
+    with _lock:
+        if _originals:
+            raise RuntimeError("call unpatch() before _patch_rules()")
+        for owner, name, replacement in _replacements(rules=rules):
+            _originals.append((owner, name, vars(owner)[name]))
+            setattr(owner, name, replacement)
+        _options.update(rules=rules)
 
 
 def unpatch():

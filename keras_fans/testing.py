@@ -68,11 +68,6 @@ def compute_fans(*args, **kwargs):
     return _implementation()[0].compute_fans(*args, **kwargs)
 
 
-def shape_fans(*args, **kwargs):
-    """Stock Keras's shape-only `compute_fans`, kept as `_shape_fans`."""
-    return _implementation()[0]._shape_fans(*args, **kwargs)
-
-
 def with_fans(*args, **kwargs):
     """The `with_fans` under test."""
     return _implementation()[1].with_fans(*args, **kwargs)

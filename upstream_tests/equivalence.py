@@ -1,294 +1,226 @@
-"""Proof that the pull request behaves as the runtime patch does.
+"""Proof, per prefix of the series, that Keras with PRs 1..N applied behaves
+as the runtime patch with the rules of PRs 1..N.
 
 For each Keras source (the pinned release's sdist; the newest keras-nightly
-sdist, our stand-in for Keras main):
+sdist, our stand-in for Keras main, with the pinned release's tests) and
+each prefix N:
 
-1. generate the diff (`keras_fans.upstream`) and `git apply` it to a fresh
-   copy of the tree;
-2. install the stock tree and the patched tree, each into its own virtual
-   environment under `.cache/equivalence/` (they reuse the pinned backends
-   of `.venv`, so only Keras differs);
-3. run Keras's own tests of every directory the diff touches, plus the
-   tests it adds, on each backend against the patched Keras. A failure is
-   explained only if the same test fails against the stock Keras too;
-4. compare the initial weights of one layer of each kind the fix covers,
-   bit for bit, with the runtime patch's (`fingerprint.py`);
-5. run our own suite against the patched Keras in native mode
-   (`KERAS_FANS_NATIVE=1`: `keras_fans.patch()` is never called) and
-   compare every test's outcome with the runtime-patched run of the suite
-   on the pinned Keras in `.venv`. Tests of the runtime machinery are
-   skipped in native mode, with their reason.
-
-keras-nightly ships no tests in its sdist or wheel, so its Keras tests are
-those of the pinned release, run against the stock and the patched nightly
-alike.
+1. `git apply` the diffs of PRs 1..N, one after the other, to a fresh copy
+   of the tree, which is then imported from `PYTHONPATH` (`site`; the
+   pinned backends of `.venv` are reused, only Keras differs);
+2. run, on each backend, Keras's test files of the modules PR N touches
+   (with the methods it adds; earlier PRs' ran at their prefix). A
+   failure counts only if `expected_failures.txt` does not list it for
+   that Keras version (a reviewed list, each group with its reason);
+3. compare the initial weights of one layer of each kind
+   (`fingerprint.py`) with the runtime patch's restricted to the rules of
+   PRs 1..N (`fingerprint.py --prs N`), bit for bit: layers the prefix does
+   not cover must draw stock values on both sides;
+4. for the whole series (N = last), run our own suite in native mode
+   (`KERAS_FANS_NATIVE=1`) against the patched Keras and with the runtime
+   patch on `.venv`'s Keras: in both, every test must pass (or be skipped
+   with its reason, e.g. runtime-only).
 
 Usage: python -m upstream_tests.equivalence [--keras REQ ...]
-           [--backend B ...] [-n N]
-Exit code 0 only if every check passes on every backend and source.
+           [--pr N ...] [--backend B ...] [--no-suite]
+Exit code 0 only if every check passes.
 """
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-import keras
-
 from keras_fans.upstream import diff
+from keras_fans.upstream import series
 from keras_fans.upstream import sources
-from upstream_tests import run
 
 ROOT = Path(__file__).parents[1]
+HERE = Path(__file__).parent
 WORK = sources.CACHE / "equivalence"
+BACKENDS = ("tensorflow", "jax", "torch", "numpy")
 OUR_SUITE = ("keras_fans", "integration_tests")
 
 
-def _git_apply(patch, tree, *options):
-    """`git apply` in `tree`, as outside any repository: inside one (as
-    `.cache/` is), git would skip the paths above the current folder."""
-    return subprocess.run(
-        ["git", "apply", *options, "-"],
+def expected_failures(version):
+    """Test ids `expected_failures.txt` lists for Keras `version`: lines
+    `<version> <test id>`; `#` lines give each group's reason."""
+    lines = (HERE / "expected_failures.txt").read_text().splitlines()
+    return {
+        line.split()[1]
+        for line in lines
+        if line.strip()
+        and not line.startswith("#")
+        and line.split()[0] == version
+    }
+
+
+def _git_apply(patch, tree):
+    """`git apply` in `tree`, as outside any repository."""
+    subprocess.run(
+        ["git", "apply", "-"],
         input=patch,
         text=True,
         cwd=tree,
         check=True,
         capture_output=True,
         env={**os.environ, "GIT_CEILING_DIRECTORIES": str(tree.parent)},
-    ).stdout
-
-
-def _venv(path, tree):
-    """A virtual environment at `path` with the Keras `tree` installed
-    (again each time) and `.venv`'s packages (the pinned backends,
-    keras_fans) behind it."""
-    python = path / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", path], check=True)
-        purelib = subprocess.run(
-            [
-                python,
-                "-c",
-                "import sysconfig as s; print(s.get_path('purelib'))",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        ours = sysconfig.get_path("purelib")
-        # Appended after the venv's own site-packages, so its Keras wins.
-        (Path(purelib) / "pinned_stack.pth").write_text(
-            f"import site; site.addsitedir({ours!r})\n"
-        )
-    subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps"]
-        + ["--force-reinstall", tree],
-        check=True,
     )
-    return python
 
 
-def _keras_version(python):
-    return subprocess.run(
-        [python, "-c", "import keras; print(keras.version())"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-    ).stdout.strip()
+def _patched(tree, count):
+    """A copy of `tree` with PRs 1..`count` applied, and the test files of
+    the modules PR `count` touches."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    copy = WORK / f"{tree.name}-pr{count}"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.rmtree(f"{copy}-site", ignore_errors=True)
+    shutil.copytree(tree, copy)
+    for number in range(1, count + 1):
+        patch = diff.generate(tree, number)
+        _git_apply(patch, copy)
+    # PR `count` changes only these files: the tests of earlier PRs' files
+    # ran at their own prefix.
+    touched = {
+        line.removeprefix("+++ b/")
+        for line in patch.splitlines()
+        if line.startswith("+++ b/")
+    }
+    tests = {
+        path.removesuffix(".py").removesuffix("_test") + "_test.py"
+        for path in touched
+    }
+    return copy, sorted(t for t in tests if (copy / t).is_file())
 
 
-def _our_suite(python, backend, native, workers):
-    """Our suite's outcomes, {test id: (outcome, skip reason)}."""
-    with tempfile.NamedTemporaryFile(suffix=".xml") as report:
-        env = {**os.environ, "KERAS_BACKEND": backend}
-        env.pop("KERAS_FANS_NATIVE", None)
-        if native:
-            env["KERAS_FANS_NATIVE"] = "1"
-        command = [python, "-m", "pytest", "-q", *OUR_SUITE]
-        command += [f"--junitxml={report.name}", "-n", str(workers)]
-        subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        outcomes = {}
-        for case in ElementTree.parse(report.name).iter("testcase"):
-            test = f"{case.get('classname')}::{case.get('name')}"
-            outcome, reason = "passed", ""
-            for child in case:
-                if child.tag in ("failure", "error"):
-                    outcome = "failed"
-                elif child.tag == "skipped":
-                    outcome, reason = "skipped", child.get("message", "")
-            outcomes[test] = (outcome, reason)
-        return outcomes
+def site(tree):
+    """A folder to put first on `PYTHONPATH` to import the Keras of
+    `tree`: `keras` is its `keras/api` (as Keras's build maps it), with
+    `keras/src` linked to the tree's."""
+    folder = Path(f"{tree}-site")
+    if not folder.exists():
+        staging = Path(tempfile.mkdtemp(dir=WORK))
+        shutil.copytree(Path(tree) / "keras/api", staging / "keras")
+        (staging / "keras/src").symlink_to(Path(tree).resolve() / "keras/src")
+        staging.rename(folder)
+    return folder
 
 
-def _check_keras_tests(python, stock_python, backend, tests, added, workers):
-    """Keras's tests against the patched Keras; returns the unexplained
-    failures."""
-    outcomes = run.run(
-        backend, tests, ["keras/src"], False, workers, python=python
-    )
-    failed = {t for t, outcome in outcomes.items() if outcome == "failed"}
-    stock = {}
-    if failed - added:
-        stock = run.run(
+def _env(tree, backend, **extra):
+    return {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "PYTHONPATH": os.pathsep.join([str(site(tree)), str(HERE)]),
+        **extra,
+    }
+
+
+def _keras_tests(src, backend, tests):
+    """Keras's `tests` (paths in `src`) against the Keras in `src`:
+    {test id: outcome}."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as outcomes:
+        env = _env(
+            src,
             backend,
-            tests,
-            sorted(failed - added),
-            False,
-            workers,
-            python=stock_python,
+            KERAS_FANS_PATCH="0",
+            KERAS_FANS_OUTCOMES=outcomes.name,
         )
-    explained = {t for t in failed - added if stock.get(t) == "failed"}
-    ran_added = {t for t in outcomes if t.split("::")[0] in added}
-    print(
-        f"  {backend}: Keras's tests: {run.count(outcomes, 'passed')} "
-        f"passed ({len(ran_added)} added by the diff), {len(failed)} "
-        f"failed ({len(explained)} fail on stock Keras too), "
-        f"{run.count(outcomes, 'skipped')} skipped",
-        flush=True,
+        command = [sys.executable, "-m", "pytest", "-p", "conftest"]
+        command += ["-c", str(HERE / "pytest.ini"), f"--rootdir={src}"]
+        command += ["--import-mode=importlib", "-q", "-p", "no:cacheprovider"]
+        subprocess.run(
+            command + ["-n", "2", *tests],
+            cwd=src,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        return json.loads(Path(outcomes.name).read_text() or "{}")
+
+
+def _fingerprint(backend, *options, src=None):
+    env = (
+        _env(src, backend) if src else {**os.environ, "KERAS_BACKEND": backend}
     )
-    unexplained = failed - explained
-    if not outcomes:
-        unexplained.add("<no test ran>")
-    for test in sorted(unexplained):
-        print(f"  {backend}: unexplained failure: {test}")
-    return unexplained
-
-
-def _fingerprint(python, backend, *options):
     return subprocess.run(
-        [python, "-m", "upstream_tests.fingerprint", *options],
+        [sys.executable, "-m", "upstream_tests.fingerprint", *options],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": backend},
+        env=env,
     ).stdout.strip()
 
 
-def _check_weights(python, stock_python, backend, runtime):
-    """The patched Keras's initial weights against the runtime patch's,
-    bit for bit (`fingerprint.py`); stock Keras's must differ."""
-    native = _fingerprint(python, backend)
-    stock = _fingerprint(stock_python, backend)
-    same = native == runtime
-    print(
-        f"  {backend}: initial weights (fingerprint.py): "
-        f"{'bit-identical to' if same else 'DIFFERENT from'} the runtime "
-        f"patch's; stock Keras's {'differ' if stock != runtime else 'SAME'}",
-        flush=True,
+def _our_suite(src, backend):
+    """Our suite in native mode against the Keras in `src` (without `src`:
+    with the runtime patch on `.venv`'s Keras): the summary line and
+    whether it passed."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    env.pop("KERAS_FANS_NATIVE", None)
+    if src is not None:
+        env = _env(src, backend, KERAS_FANS_NATIVE="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", *OUR_SUITE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    return [] if same and stock != runtime else [f"{backend}: weights"]
+    return result.stdout.strip().splitlines()[-1], result.returncode == 0
 
 
-def _check_native_suite(python, backend, runtime, workers):
-    """Our suite in native mode against the patched Keras, compared with
-    the runtime-patched `runtime` outcomes; returns the differences."""
-    native = _our_suite(python, backend, True, workers)
-    differences = []
-    runtime_only = 0
-    for test, (outcome, reason) in sorted(native.items()):
-        if outcome == "skipped" and "runtime patch only" in reason:
-            runtime_only += 1
-        elif runtime.get(test, ("missing", ""))[0] != outcome:
-            was = runtime.get(test, ("missing", ""))[0]
-            differences.append(f"{test}: {outcome} native, {was} runtime")
-    differences += [
-        f"{test}: missing in native mode" for test in runtime.keys() - native
+def check(requirement, count, backends, suite):
+    """Every check of prefix `count` on one Keras source; the problems."""
+    tree = sources.with_tests(sources.sdist(requirement))
+    src, tests = _patched(tree, count)
+    (version,) = [
+        line.removeprefix("Version: ")
+        for line in (tree / "PKG-INFO").read_text().splitlines()
+        if line.startswith("Version: ")
     ]
-    passed = sum(outcome == "passed" for outcome, _ in native.values())
-    print(
-        f"  {backend}: our suite, native: {passed} passed, "
-        f"{runtime_only} runtime-only skipped, {len(differences)} differ "
-        f"from the runtime patch",
-        flush=True,
-    )
-    for difference in differences:
-        print(f"  {backend}: {difference}")
-    if not native:
-        differences.append("<no test ran>")
-    return differences
-
-
-def _prepare(requirement):
-    """The source tree, its patched copy, the diff and the two venvs."""
-    tree = sources.sdist(requirement)
-    patch = diff.generate(tree)
-    work = WORK / tree.name
-    patched = work / "patched-src"
-    shutil.rmtree(patched, ignore_errors=True)
-    shutil.copytree(tree, patched)
-    _git_apply(patch, patched)
-    stat = _git_apply(patch, patched, "--stat")
-    for line in patch.splitlines():
-        relative = line.removeprefix("+++ b/")
-        if line.startswith("+++ ") and not (tree / relative).exists():
-            continue
-        if line.startswith("+++ ") and (
-            (tree / relative).read_text() == (patched / relative).read_text()
-        ):
-            sys.exit(f"git apply left {relative} unchanged")
-    stock_python = _venv(work / "stock-venv", tree)
-    patched_python = _venv(work / "patched-venv", patched)
-    return tree, patched, patch, stat, stock_python, patched_python
-
-
-def check(requirement, backends, runtime, workers):
-    """Runs every check for one Keras source; returns the problems."""
-    tree, patched, patch, stat, stock_python, python = _prepare(requirement)
-    print(
-        f"== {tree.name}: the diff applies ({stat.strip().splitlines()[-1]});"
-        f" installed: stock {_keras_version(stock_python)}, patched "
-        f"{_keras_version(python)}",
-        flush=True,
-    )
-    lines = patch.splitlines()
-    added = {
-        line.removeprefix("+++ b/")
-        for line, previous in zip(lines[1:], lines)
-        if previous == "--- /dev/null"
-    }
-    changed = {
-        line.removeprefix("+++ b/") for line in lines if line[:6] == "+++ b/"
-    }
-    touched = sorted(
-        {
-            str(Path(relative).parent.relative_to("keras/src"))
-            for relative in changed - added
-            if relative.startswith("keras/src/")
-        }
-    )
-    has_tests = any(tree.rglob("*_test.py"))
-    test_source = tree if has_tests else sources.sdist(sources.pinned())
-    tests = WORK / tree.name / "tests"
-    shutil.rmtree(tests, ignore_errors=True)
-    run.copy_tests(test_source, touched, tests)
-    for test in added:
-        (tests / test).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(patched / test, tests / test)
-    print(
-        f"  Keras's tests of {', '.join(touched)} from {test_source.name}",
-        flush=True,
-    )
+    expected = expected_failures(version)
+    print(f"== {tree.name}, PRs 1..{count}: applied; tests: {len(tests)} files")
     problems = []
     for backend in backends:
         start = time.perf_counter()
-        problems += _check_keras_tests(
-            python, stock_python, backend, tests, added, workers
+        outcomes = _keras_tests(src, backend, tests)
+        failed = {t for t, outcome in outcomes.items() if outcome == "failed"}
+        new = failed - expected
+        passed = sum(outcome == "passed" for outcome in outcomes.values())
+        print(
+            f"  {backend}: Keras's tests: {passed} passed, {len(failed)} "
+            f"failed ({len(failed & expected)} listed as expected), "
+            f"{len(new)} new"
         )
-        problems += _check_weights(
-            python, stock_python, backend, runtime[backend]["weights"]
+        problems += [f"{backend}: {test}" for test in sorted(new)]
+        if not outcomes:
+            problems.append(f"{backend}: no test ran")
+        native = _fingerprint(backend, src=src)
+        runtime = _fingerprint(backend, "--prs", str(count))
+        stock = _fingerprint(backend, src=tree)
+        print(
+            f"  {backend}: initial weights "
+            f"{'bit-identical to' if native == runtime else 'DIFFER from'}"
+            f" the runtime patch's with PRs 1..{count}'s rules; stock "
+            f"{'differs' if stock != native else 'SAME'}"
         )
-        problems += _check_native_suite(
-            python, backend, runtime[backend]["suite"], workers
-        )
+        if native != runtime or stock == native:
+            problems.append(f"{backend}: weights")
+        # Our suite needs TensorFlow, JAX or PyTorch.
+        if suite and count == len(series.SERIES) and backend != "numpy":
+            for mode, keras_src in (("native", src), ("runtime", None)):
+                line, passed_all = _our_suite(keras_src, backend)
+                print(f"  {backend}: our suite, {mode}: {line}")
+                if not passed_all:
+                    problems.append(f"{backend}: our suite, {mode}")
         print(f"  {backend}: {time.perf_counter() - start:.0f} s", flush=True)
+    for problem in problems:
+        print(f"  PROBLEM {problem}")
     return problems
 
 
@@ -301,30 +233,29 @@ def main(argv=None):
         help="pip requirements of the Keras sources (default: the pinned "
         "release and the newest keras-nightly)",
     )
-    parser.add_argument("--backend", nargs="+", default=list(run.BACKENDS))
-    parser.add_argument("-n", "--workers", type=int, default=2)
+    parser.add_argument(
+        "--pr",
+        nargs="+",
+        type=int,
+        default=list(range(1, len(series.SERIES) + 1)),
+        help="the prefixes 1..N to prove (default: every one)",
+    )
+    parser.add_argument("--backend", nargs="+", default=list(BACKENDS))
+    parser.add_argument(
+        "--no-suite", action="store_true", help="skip our suite, native"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    runtime = {}
-    for backend in args.backend:
-        suite = _our_suite(sys.executable, backend, False, args.workers)
-        runtime[backend] = {
-            "suite": suite,
-            "weights": _fingerprint(sys.executable, backend, "--patch"),
-        }
-        passed = sum(outcome == "passed" for outcome, _ in suite.values())
-        print(
-            f"runtime patch, keras {keras.version()}, {backend}: our suite "
-            f"{passed} passed of {len(suite)}",
-            flush=True,
-        )
     problems = []
     for requirement in args.keras:
-        problems += check(requirement, args.backend, runtime, args.workers)
+        for count in args.pr:
+            problems += check(
+                requirement, count, args.backend, not args.no_suite
+            )
     verdict = "EQUIVALENT" if not problems else f"{len(problems)} PROBLEMS"
     print(
-        f"== {verdict}: {', '.join(args.keras)} on {', '.join(args.backend)}"
-        f" in {time.perf_counter() - start:.0f} s"
+        f"== {verdict}: {', '.join(args.keras)}, PRs 1..{args.pr} on "
+        f"{', '.join(args.backend)} in {time.perf_counter() - start:.0f} s"
     )
     return 1 if problems else 0
 

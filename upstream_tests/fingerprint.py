@@ -3,10 +3,12 @@
 Builds each layer with seeded initializers (`he_uniform` biases, depthwise
 and recurrent kernels at their defaults) and prints one SHA-256 of all the
 weights' bytes, so two Keras installs can be compared bit for bit.
-`--patch` applies `keras_fans.patch()` first (the runtime patch); without
-it, the installed Keras draws as it is (stock, or natively fixed).
+`--patch` applies `keras_fans.patch()` first (the runtime patch); with
+`--prs N`, only the rules of the series' PRs 1..N; without either, the
+installed Keras draws as it is (stock, or with PRs applied).
 
-Usage: KERAS_BACKEND=B python -m upstream_tests.fingerprint [--patch]
+Usage: KERAS_BACKEND=B python -m upstream_tests.fingerprint
+           [--patch | --prs N]
 """
 
 import argparse
@@ -81,11 +83,17 @@ def fingerprint():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patch", action="store_true")
+    parser.add_argument("--prs", type=int, help="the rules of PRs 1..N")
     args = parser.parse_args(argv)
     if args.patch:
         import keras_fans
 
         keras_fans.patch()
+    elif args.prs is not None:
+        from keras_fans import patching
+        from keras_fans.upstream import series
+
+        patching._patch_rules(series.runtime_rules(args.prs))
     print(fingerprint())
 
 

@@ -67,7 +67,8 @@ def with_fans(initializer, fan_in=None, fan_out=None):
     """Returns `initializer`, called with the given fans if it accepts them.
 
     An initializer that does not declare `fan_in` and `fan_out` comes back
-    as it is and is called exactly as before.
+    as it is and is called exactly as before. Wrapping a wrapper replaces
+    its fans: the last ones given win.
 
     Args:
         initializer: Anything `keras.initializers.get` accepts.
@@ -75,6 +76,9 @@ def with_fans(initializer, fan_in=None, fan_out=None):
         fan_out: Fan-out of that unit, by the layer's kernel.
     """
     initializer = initializers.get(initializer)
+    if isinstance(initializer, _WithFans):
+        # Wrapped again: the new fans replace the old ones.
+        initializer = initializer.__wrapped__
     if not _accepts_fans(initializer):
         return initializer
     return _WithFans(initializer, fan_in, fan_out)

@@ -35,6 +35,7 @@ def test_initializers_that_do_not_opt_in_come_back_unchanged():
             assert testing.with_fans(initializer, 3, 4) is initializer
 
 
+@testing.runtime_only("Keras's layers hand `with_fans` resolved initializers")
 def test_strings_are_resolved_like_add_weight_does():
     assert isinstance(
         testing.with_fans("zeros", 3, 4), keras.initializers.Zeros
@@ -49,6 +50,7 @@ def test_opt_in_initializer_gets_the_fans():
     assert testing.FanRecorder.recorded() == [((5,), 3, 4)]
 
 
+@testing.runtime_only("Keras's wrapper is minimal: no `__wrapped__`")
 def test_wrapper_reports_the_wrapped_signature():
     class WithLayout:
         def __call__(
@@ -60,6 +62,16 @@ def test_wrapper_reports_the_wrapped_signature():
     assert "layout" in inspect.signature(wrapped).parameters
     wrapped = testing.with_fans(testing.FanRecorder(), 3, 4)
     assert "layout" not in inspect.signature(wrapped).parameters
+
+
+def test_wrapping_again_the_last_fans_win():
+    initializer = keras.initializers.HeUniform(seed=5)
+    with testing.fans_on():
+        expected = testing.numpy(initializer((64,), fan_in=16, fan_out=4))
+        rewrapped = testing.with_fans(
+            testing.with_fans(initializer, 2, 9), 16, 4
+        )
+        np.testing.assert_array_equal(testing.numpy(rewrapped((64,))), expected)
 
 
 def test_wrapper_is_pure():

@@ -7,8 +7,8 @@ Upstream file: `keras/src/initializers/random_initializers.py`.
   stock Keras's (`_shape_fans`, the original `compute_fans`).
 - `VarianceScaling.__call__` (inherited by the Glorot, He and LeCun
   initializers) gains the same keywords and scales by them.
-- The other random initializers accept the keywords and ignore them, so any
-  built-in random initializer can be handed a fan context.
+- The other random initializers do not declare the keywords, so `with_fans`
+  never hands them fans.
 """
 
 import math
@@ -17,10 +17,8 @@ import numbers
 from keras.src.backend import random
 from keras.src.initializers import random_initializers
 
-from keras_fans import compat
-
 # Stock Keras's shape-only fan computation, captured before any patching.
-_shape_fans = compat.shape_fans
+_shape_fans = random_initializers.compute_fans
 
 # `std(truncated_normal(0, 1))` when truncated at two standard deviations.
 _TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
@@ -119,33 +117,8 @@ def _variance_scaling_call(
     )
 
 
-def _ignoring_fans(call):
-    """Wraps an initializer's `__call__` to accept and ignore a fan context.
-
-    Upstream, the keywords are added to each signature instead.
-    """
-
-    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
-        return call(self, shape, dtype=dtype)
-
-    __call__.__qualname__ = call.__qualname__
-    __call__.__doc__ = call.__doc__
-    return __call__
-
-
-# The random initializers that accept the fan context and ignore it.
-FAN_IGNORING = (
-    random_initializers.RandomNormal,
-    random_initializers.TruncatedNormal,
-    random_initializers.RandomUniform,
-    compat.Orthogonal,
-)
-
 # What `keras_fans.patch()` replaces: (owner, attribute, replacement).
 REPLACEMENTS = (
     (random_initializers, "compute_fans", compute_fans),
     (random_initializers.VarianceScaling, "__call__", _variance_scaling_call),
-) + tuple(
-    (cls, "__call__", _ignoring_fans(vars(cls)["__call__"]))
-    for cls in FAN_IGNORING
 )

@@ -34,7 +34,7 @@ def weights(layer):
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_kernel_and_seeded_bias_without_context_are_stock(name):
-    # RandomNormal accepts and ignores the fan context: every weight is stock.
+    # RandomNormal declares no fan context: every weight is stock.
     def seeded(wrap=lambda initializer: initializer):
         return build(
             name,

@@ -4,17 +4,11 @@ import subprocess
 
 import pytest
 
-from keras_fans import testing
+from keras_fans import patching
 from keras_fans.upstream import diff
+from keras_fans.upstream import edits
+from keras_fans.upstream import series
 from keras_fans.upstream import sources
-
-# The generator names the classes it edits by the installed Keras's names;
-# the pinned source it edits calls `OrthogonalInitializer` `Orthogonal`.
-pytestmark = pytest.mark.skipif(
-    testing.keras_before("3.7"),
-    reason="Keras before 3.7 names `Orthogonal` `OrthogonalInitializer`, "
-    "which the pinned source the generator edits does not define",
-)
 
 
 @pytest.fixture(scope="module")
@@ -38,36 +32,51 @@ def _edit(tree, relative, old, new):
     path.write_text(text.replace(old, new, 1))
 
 
-def test_diff_applies_and_is_reproducible(pinned, tmp_path):
-    patch = diff.generate(pinned)
-    assert diff.generate(pinned) == patch
-    result = subprocess.run(
-        ["git", "apply", "--check", "-"],
+def _git_apply(patch, cwd, *options):
+    return subprocess.run(
+        ["git", "apply", *options, "-"],
         input=patch,
         text=True,
         capture_output=True,
-        cwd=pinned,
-        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(pinned.parent)},
+        cwd=cwd,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(cwd.parent)},
     )
-    assert result.returncode == 0, result.stderr
 
 
-def test_added_tests_are_ours_verbatim(pinned):
-    patch = diff.generate(pinned)
-    for path in diff.TESTS.rglob("*_test.py"):
-        relative = "keras/src/" + path.relative_to(diff.TESTS).as_posix()
-        added = patch.split(f"+++ b/{relative}\n", 1)[1].split("diff --git")[0]
-        lines = [line[1:] for line in added.splitlines(keepends=True)[1:]]
-        assert "".join(lines) == path.read_text()
+def test_series_applies_in_order_and_is_reproducible(pinned, tree):
+    whole = diff.generate(pinned)
+    assert diff.generate(pinned) == whole
+    for number in range(1, len(series.SERIES) + 1):
+        result = _git_apply(diff.generate(pinned, number), tree)
+        assert result.returncode == 0, f"PR {number}: {result.stderr}"
+    # The PRs in order make the same change as the whole series.
+    assert diff.trees(tree, 0) == diff.trees(pinned, len(series.SERIES))
 
 
-def test_every_rule_is_applied(pinned):
-    patch = diff.generate(pinned)
-    for name in ("_dense_bias_fans", "_conv_bias_fans", "_lstm_bias_fans"):
-        assert f"+def {name}(layer, input_shape):" in patch
-    assert "+def _shape_fans(shape, input_axes=None, output_axes=None):" in (
-        patch
-    )
+def test_pr_1_is_small(pinned):
+    lines = diff.generate(pinned, 1).splitlines()
+    files = sum(line.startswith("diff --git") for line in lines)
+    added = sum(line[:1] == "+" and line[:3] != "+++" for line in lines)
+    assert files <= 10
+    assert added <= 150
+
+
+def test_every_rule_is_applied_by_one_pr():
+    edited = {
+        (number, edit.qualname, getattr(edit, "weight", "bias"))
+        for number, pr in enumerate(series.SERIES, 1)
+        for edit in pr.edits
+        if isinstance(edit, (edits.WrapInitializer, edits.InsertBefore))
+    }
+    for rule in patching._rules(depthwise_kernels=True):
+        key = (series._class_name(rule.layer_class), rule.weight_name)
+        numbers = [
+            number
+            for number, pr in enumerate(series.SERIES, 1)
+            if key in pr.rules
+        ]
+        assert len(numbers) == 1, f"{key} is in PRs {numbers}"
+        assert (numbers[0], f"{key[0]}.build", key[1]) in edited, key
 
 
 @pytest.mark.parametrize(
@@ -77,21 +86,8 @@ def test_every_rule_is_applied(pinned):
             "keras/src/layers/core/dense.py",
             'name="bias"',
             'name="offset"',
-            r'dense.py:\d+: expected one `add_weight\(name="bias", ...\)` '
-            r"in `build`, found 0",
-        ),
-        (
-            "keras/src/layers/core/dense.py",
-            "initializer=self.bias_initializer,",
-            "initializer=None,",
-            r"dense.py:\d+: the initializer of `bias` in `Dense.build`",
-        ),
-        (
-            "keras/src/layers/core/einsum_dense.py",
-            "def _analyze_einsum_string(",
-            "def _parse_einsum_string(",
-            r"einsum_dense.py: no `_analyze_einsum_string` for our "
-            r"`_analyze_einsum_string`",
+            r'dense.py:\d+: expected one `add_weight\(name="bias", ...\)`, '
+            r"found 0",
         ),
         (
             "keras/src/initializers/random_initializers.py",
@@ -100,11 +96,10 @@ def test_every_rule_is_applied(pinned):
             r"random_initializers.py: no definition `compute_fans`",
         ),
         (
-            "keras/src/initializers/random_initializers.py",
-            "    def __call__(self, shape, dtype=None):\n        return "
-            "random.normal(",
-            "    def __call__(self, shape):\n        return random.normal(",
-            r"`RandomNormal.__call__` takes \['self', 'shape'\], expected",
+            "keras/src/layers/rnn/lstm.py",
+            "if self.unit_forget_bias:",
+            "if self.forget_bias_one:",
+            r"lstm.py:\d+: expected one statement `if self.unit_forget_bias:",
         ),
     ],
 )
@@ -112,3 +107,8 @@ def test_unexpected_upstream_shape_is_named(tree, relative, old, new, message):
     _edit(tree, relative, old, new)
     with pytest.raises(diff.UpstreamShapeError, match=message):
         diff.generate(tree)
+
+
+def test_bad_pr_number_is_named(pinned):
+    with pytest.raises(ValueError, match="Received: pr=9"):
+        diff.generate(pinned, 9)

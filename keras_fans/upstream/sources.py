@@ -3,6 +3,7 @@
 Upstream files: none.
 """
 
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -47,3 +48,39 @@ def sdist(requirement):
                 if not tree.exists():
                     raise
     return tree
+
+
+# The ruff that Keras's `.pre-commit-config.yaml` pins.
+RUFF = "ruff==0.9.2"
+
+
+def ruff():
+    """The pinned ruff's executable, installed once into `.cache/`."""
+    target = CACHE / RUFF.replace("==", "-")
+    executable = target / "bin" / "ruff"
+    if not executable.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target"]
+            + [str(target), RUFF],
+            check=True,
+        )
+    return executable
+
+
+def with_tests(tree):
+    """`tree`, or for a tree without Keras's tests (keras-nightly ships
+    none) a copy of it in `.cache/` with the pinned release's test files."""
+    tree = Path(tree)
+    if any((tree / "keras/src").rglob("*_test.py")):
+        return tree
+    copy = CACHE / f"{tree.name}-with-tests"
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(dir=CACHE))
+        shutil.copytree(tree, staging, dirs_exist_ok=True)
+        pinned_tree = sdist(pinned())
+        for test in (pinned_tree / "keras/src").rglob("*_test.py"):
+            target = staging / test.relative_to(pinned_tree)
+            if target.parent.is_dir():
+                shutil.copyfile(test, target)
+        staging.rename(copy)
+    return copy

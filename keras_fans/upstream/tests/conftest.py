@@ -1,25 +1,25 @@
-"""These tests are copied into Keras by the generator, which has the fan
-context built in; here each runs with it switched on (in native mode,
-Keras has it already)."""
+"""These test methods are added to Keras's own test files by the series
+(`series.py`); here each runs with the fan context switched on (in native
+mode, Keras has it already; with the runtime patch, our `with_fans` stands
+in for Keras's)."""
 
 import pytest
+from keras.src import initializers
 
 from keras_fans import testing
+from keras_fans.initializers import fan_context
 
 
 @pytest.fixture(autouse=True)
-def _fans_on(request):
+def _fans_on(monkeypatch):
     if testing.keras_before("3.6"):
         pytest.skip(
             "written for Keras's test base class, absl's "
             "parameterized.TestCase (assertBetween, parameters) since 3.6"
         )
-    if request.node.name.startswith(
-        "test_other_random_initializers_ignore_fans"
-    ) and testing.keras_before("3.7"):
-        pytest.skip(
-            "one of its cases is `initializers.Orthogonal`, which Keras "
-            "before 3.7 calls `OrthogonalInitializer`"
+    if not testing.NATIVE:
+        monkeypatch.setattr(
+            initializers, "with_fans", fan_context.with_fans, raising=False
         )
     with testing.fans_on():
         yield
