@@ -129,7 +129,11 @@ def _findings(layer, rule, variable, path):
     view = _LayerWith(layer, rule.initializer_attribute, recorder)
     fans = _rule_fans(layer, rule, path)
     rule.apply(view, recorder, fans)(variable.shape, dtype=variable.dtype)
-    axes = (initializer.input_axes, initializer.output_axes)
+    # Keras before 3.15: `VarianceScaling` has no axes.
+    axes = (
+        getattr(initializer, "input_axes", None),
+        getattr(initializer, "output_axes", None),
+    )
     kind = "bias" if rule.weight_name == "bias" else "depthwise_kernel"
     findings = []
     for shape, fan_in, fan_out in recorder.draws:

@@ -202,6 +202,14 @@ def test_repair_rejects_the_other_style_s_options():
         keras_fans.reset_parameters(model, depthwise_kernels=False)
 
 
+# On a file of the mixed model: its plain-function bias initializer.
+needs_function_initializers_from_config = pytest.mark.skipif(
+    testing.keras_before("3.7"),
+    reason="Keras before 3.7 cannot rebuild a plain-function initializer "
+    "(`small_bias`) from a config",
+)
+
+
 @pytest.fixture
 def saved(tmp_path):
     """The stock mixed model's `.keras` archive and config JSON, and its
@@ -214,12 +222,14 @@ def saved(tmp_path):
     return archive, config, keras_fans.audit(model)
 
 
+@needs_function_initializers_from_config
 def test_a_file_gives_the_model_s_findings(saved):
     archive, config, findings = saved
     assert audit_file(archive) == (findings, [])
     assert audit_file(config) == (findings, [])
 
 
+@needs_function_initializers_from_config
 def test_a_file_is_audited_as_a_stock_build_draws_it(tmp_path):
     """A file records no draws: a stock build of its config is audited."""
     with keras_fans.patched():
@@ -235,6 +245,7 @@ def test_an_unbuilt_layer_is_reported(tmp_path):
     assert audit_file(path) == ([], [model.layers[0].name])
 
 
+@needs_function_initializers_from_config
 def test_command_line(saved, capsys):
     archive, _, findings = saved
     assert main(["audit", str(archive)]) == 1
@@ -296,7 +307,8 @@ BAD_FILES = {
     ),
     "unknown class": (
         lambda path: write_zip(path, {"config.json": unknown_class_config()}),
-        "cannot rebuild layer 'dense': Could not locate class 'NoSuchLayer'",
+        # Keras's own words follow; they differ across releases.
+        "cannot rebuild layer 'dense': Could not ",
     ),
     "not JSON": (
         lambda path: path.write_text("{not json"),

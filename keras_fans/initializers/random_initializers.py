@@ -17,8 +17,10 @@ import numbers
 from keras.src.backend import random
 from keras.src.initializers import random_initializers
 
+from keras_fans import compat
+
 # Stock Keras's shape-only fan computation, captured before any patching.
-_shape_fans = random_initializers.compute_fans
+_shape_fans = compat.shape_fans
 
 # `std(truncated_normal(0, 1))` when truncated at two standard deviations.
 _TRUNCATED_NORMAL_STDDEV = 0.87962566103423978

@@ -127,7 +127,7 @@ WRAPPERS = {
         )
     ),
 }
-# Public layers the guard cannot build with `REQUIRED` on `INPUT_SHAPES`,
+# Public layers the guard may not build with `REQUIRED` on `INPUT_SHAPES`,
 # none with a bias: merges take a list, attention a list of 2 or 3 inputs,
 # preprocessing layers need a vocabulary or bins or integer input,
 # GroupNormalization 4 channels in groups of 32, InputLayer is no layer to
@@ -230,7 +230,8 @@ def full_audit():
 def test_every_public_layer_bias_gets_its_fans():
     problems, unbuilt, layers = full_audit()
     assert problems == {}
-    assert unbuilt.keys() == UNBUILDABLE, unbuilt
+    # Some of them build on older releases (Discretization on 3.0.5, 3.6.0).
+    assert unbuilt.keys() <= UNBUILDABLE, unbuilt
     # The guard did build the layers it is there for.
     for name in ("Dense", "Conv2D", "LSTM", "GRU", "MultiHeadAttention"):
         assert name in layers
