@@ -54,6 +54,14 @@ def _one(found, relative, node, what):
     return found[0]
 
 
+def _one_call(node, matches, relative, what):
+    """The one call inside `node` for which `matches(call)` holds."""
+    calls = [
+        n for n in ast.walk(node) if isinstance(n, ast.Call) and matches(n)
+    ]
+    return _one(calls, relative, node, what)
+
+
 def _splice(lines, start, end, new):
     """Replaces the source from `(line, col)` `start` to `end` by `new`,
     as whole lines."""
@@ -97,15 +105,10 @@ class AddKeywords(NamedTuple):
 
     def lines(self, syntax, lines):
         node = _find(syntax, self.qualname, self.path)
-        call = _one(
-            [
-                n
-                for n in ast.walk(node)
-                if isinstance(n, ast.Call)
-                and ast.unparse(n.func) == self.callee
-            ],
-            self.path,
+        call = _one_call(
             node,
+            lambda call: ast.unparse(call.func) == self.callee,
+            self.path,
             f"call of `{self.callee}`",
         )
         last = max(
@@ -127,22 +130,19 @@ class WrapInitializer(NamedTuple):
 
     def lines(self, syntax, lines):
         node = _find(syntax, self.qualname, self.path)
-        call = _one(
-            [
-                n
-                for n in ast.walk(node)
-                if isinstance(n, ast.Call)
-                and isinstance(n.func, ast.Attribute)
-                and n.func.attr == "add_weight"
+        call = _one_call(
+            node,
+            lambda call: (
+                isinstance(call.func, ast.Attribute)
+                and call.func.attr == "add_weight"
                 and any(
                     k.arg == "name"
                     and isinstance(k.value, ast.Constant)
                     and k.value.value == self.weight
-                    for k in n.keywords
+                    for k in call.keywords
                 )
-            ],
+            ),
             self.path,
-            node,
             f'`add_weight(name="{self.weight}", ...)`',
         )
         value = _one(
