@@ -32,11 +32,11 @@ def main(argv=None):
         for number, pr in enumerate(series.SERIES, 1):
             print(f"{number}: {pr.title}")
         return
-    tree = sources.with_tests(args.keras_src or sources.sdist(sources.pinned()))
+    tree = args.keras_src or sources.sdist(sources.pinned())
     try:
-        sys.stdout.write(diff.generate(tree, args.pr))
+        sys.stdout.write(diff.generate(sources.with_tests(tree), args.pr))
     except (ValueError, diff.UpstreamShapeError) as error:
-        sys.exit(f"keras_fans.upstream: {tree}: {error}")
+        sys.exit(f"keras_fans.upstream: Keras source {tree}: {error}")
 
 
 if __name__ == "__main__":

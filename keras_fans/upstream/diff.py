@@ -18,6 +18,18 @@ NEWER = {"keras/src/layers/core/ternary_dense.py"}
 
 UpstreamShapeError = edits.UpstreamShapeError
 
+# The most files and added lines (tests included) PR 1 may have on any tree:
+# the size of the first PRs Keras's maintainers merge (issue 16).
+PR_1_LIMITS = (10, 150)
+
+
+def size(patch):
+    """(files, added lines) of a diff."""
+    lines = patch.splitlines()
+    files = sum(line.startswith("diff --git") for line in lines)
+    added = sum(line[:1] == "+" and line[:3] != "+++" for line in lines)
+    return files, added
+
 
 def trees(tree, count):
     """{relative path: text} of every file PRs 1..`count` touch, after them

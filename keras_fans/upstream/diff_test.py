@@ -5,6 +5,7 @@ import subprocess
 import pytest
 
 from keras_fans import patching
+from keras_fans.upstream import __main__ as upstream_main
 from keras_fans.upstream import diff
 from keras_fans.upstream import edits
 from keras_fans.upstream import series
@@ -54,11 +55,19 @@ def test_series_applies_in_order_and_is_reproducible(pinned, tree):
 
 
 def test_pr_1_is_small(pinned):
-    lines = diff.generate(pinned, 1).splitlines()
-    files = sum(line.startswith("diff --git") for line in lines)
-    added = sum(line[:1] == "+" and line[:3] != "+++" for line in lines)
-    assert files <= 10
-    assert added <= 150
+    files, added = diff.size(diff.generate(pinned, 1))
+    assert files <= diff.PR_1_LIMITS[0]
+    assert added <= diff.PR_1_LIMITS[1]
+
+
+def test_size_counts_files_and_added_lines():
+    patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1,2 @@\n-a\n+b\n+c\n"
+    assert diff.size(patch) == (1, 2)
+
+
+def test_a_folder_without_keras_is_named(tmp_path):
+    with pytest.raises(SystemExit, match=f"Received: {tmp_path}"):
+        upstream_main.main(["--pr", "1", "--keras-src", str(tmp_path)])
 
 
 def test_every_rule_is_applied_by_one_pr():
