@@ -3,7 +3,7 @@ weight a PR changes, by layer width, on stock Keras and on Keras with PRs
 1..N applied.
 
 Each side runs in its own process with that Keras first on `PYTHONPATH`
-(the trees `upstream_tests.equivalence` makes, made here if missing).
+(made as `upstream_tests.equivalence` makes them: not while it runs).
 Weights are drawn with `HeUniform(seed=1)` (`GlorotUniform` for the
 depthwise kernel) from inputs 16 wide, so the bound by the right fan-in
 is the same at every width.
@@ -65,25 +65,25 @@ def _measure(src, pr):
         + [json.dumps(WIDTHS)],
         capture_output=True,
         text=True,
-        check=True,
         env={
             **os.environ,
             "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax"),
             "PYTHONPATH": str(equivalence.site(src)),
         },
     )
+    if result.returncode != 0:
+        error = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"bias_table: measuring with the Keras in {src}: {error}")
     return json.loads(result.stdout)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pr", type=int, required=True, choices=range(1, 5))
+    parser.add_argument("--pr", type=int, required=True, choices=sorted(LAYERS))
     parser.add_argument("--keras", default=sources.pinned())
     args = parser.parse_args(argv)
     tree = sources.with_tests(sources.sdist(args.keras))
-    patched = equivalence.WORK / f"{tree.name}-pr{args.pr}"
-    if not patched.exists():
-        patched, _ = equivalence._patched(tree, args.pr)
+    patched, _ = equivalence._patched(tree, args.pr)
     before, after = _measure(tree, args.pr), _measure(patched, args.pr)
     make, shape, weight = LAYERS[args.pr]
     backend = os.environ.get("KERAS_BACKEND", "jax")

@@ -7,19 +7,24 @@ each prefix N:
 
 1. `git apply` the diffs of PRs 1..N, one after the other, to a fresh copy
    of the tree, which is then imported from `PYTHONPATH` (`site`; the
-   pinned backends of `.venv` are reused, only Keras differs);
-2. run, on each backend, Keras's test files of the modules PR N touches
-   (with the methods it adds; earlier PRs' ran at their prefix). A
-   failure counts only if `expected_failures.txt` does not list it for
-   that Keras version (a reviewed list, each group with its reason);
+   pinned backends of `.venv` are reused, only Keras differs; OpenVINO,
+   which nothing else needs, is installed once into `.cache/`); for N = 1,
+   PR 1 must keep within `diff.PR_1_LIMITS` on this tree;
+2. run, on each backend (TensorFlow, JAX, PyTorch, numpy, OpenVINO),
+   Keras's test files of the modules PR N touches (with the methods it
+   adds; earlier PRs' ran at their prefix), counting lost files as
+   `run.run` does. A failure counts only if `expected_failures.txt` does
+   not list it for that Keras version (a reviewed list, each group with its
+   reason);
 3. compare the initial weights of one layer of each kind
    (`fingerprint.py`) with the runtime patch's restricted to the rules of
    PRs 1..N (`fingerprint.py --prs N`), bit for bit: layers the prefix does
    not cover must draw stock values on both sides;
-4. for the whole series (N = last), run our own suite in native mode
-   (`KERAS_FANS_NATIVE=1`) against the patched Keras and with the runtime
-   patch on `.venv`'s Keras: in both, every test must pass (or be skipped
-   with its reason, e.g. runtime-only).
+4. for the whole series (N = last), on TensorFlow, JAX and PyTorch, run
+   our own suite in native mode (`KERAS_FANS_NATIVE=1`) against the
+   patched Keras and with the runtime patch on `.venv`'s Keras (once per
+   backend): in both, every test must pass (or be skipped with its reason,
+   e.g. runtime-only).
 
 Usage: python -m upstream_tests.equivalence [--keras REQ ...]
            [--pr N ...] [--backend B ...] [--no-suite]
@@ -27,7 +32,7 @@ Exit code 0 only if every check passes.
 """
 
 import argparse
-import json
+import functools
 import os
 import shutil
 import subprocess
@@ -39,11 +44,12 @@ from pathlib import Path
 from keras_fans.upstream import diff
 from keras_fans.upstream import series
 from keras_fans.upstream import sources
+from upstream_tests import run
 
 ROOT = Path(__file__).parents[1]
 HERE = Path(__file__).parent
 WORK = sources.CACHE / "equivalence"
-BACKENDS = ("tensorflow", "jax", "torch", "numpy")
+BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 OUR_SUITE = ("keras_fans", "integration_tests")
 
 
@@ -111,51 +117,48 @@ def site(tree):
     return folder
 
 
+def _path(tree, backend):
+    """What goes first on `PYTHONPATH`: the Keras of `tree` (without: that
+    of `.venv`) and, for OpenVINO, its folder in `.cache/`."""
+    path = [site(tree)] if tree else []
+    if backend == "openvino":
+        path.append(sources.installed(*sources.OPENVINO))
+    return path
+
+
 def _env(tree, backend, **extra):
+    path = [*_path(tree, backend), HERE]
     return {
         **os.environ,
         "KERAS_BACKEND": backend,
-        "PYTHONPATH": os.pathsep.join([str(site(tree)), str(HERE)]),
+        "PYTHONPATH": os.pathsep.join(map(str, path)),
         **extra,
     }
 
 
 def _keras_tests(src, backend, tests):
-    """Keras's `tests` (paths in `src`) against the Keras in `src`:
-    {test id: outcome}."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as outcomes:
-        env = _env(
-            src,
-            backend,
-            KERAS_FANS_PATCH="0",
-            KERAS_FANS_OUTCOMES=outcomes.name,
-        )
-        command = [sys.executable, "-m", "pytest", "-p", "conftest"]
-        command += ["-c", str(HERE / "pytest.ini"), f"--rootdir={src}"]
-        command += ["--import-mode=importlib", "-q", "-p", "no:cacheprovider"]
-        subprocess.run(
-            command + ["-n", "2", *tests],
-            cwd=src,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        return json.loads(Path(outcomes.name).read_text() or "{}")
+    """Keras's `tests` (paths in `src`) against the Keras in `src`, with
+    `run.run`'s accounting of lost files: {test id: outcome}."""
+    return run.run(backend, src, tests, False, 2, path=_path(src, backend))
 
 
 def _fingerprint(backend, *options, src=None):
-    env = (
-        _env(src, backend) if src else {**os.environ, "KERAS_BACKEND": backend}
-    )
-    return subprocess.run(
+    """`fingerprint.py`'s output, or None (with its error printed)."""
+    result = subprocess.run(
         [sys.executable, "-m", "upstream_tests.fingerprint", *options],
         capture_output=True,
         text=True,
-        check=True,
         cwd=ROOT,
-        env=env,
-    ).stdout.strip()
+        env=_env(src, backend),
+    )
+    if result.returncode != 0:
+        error = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"  {backend}: fingerprint {' '.join(options)} failed: {error}")
+        return None
+    return result.stdout.strip()
 
 
+@functools.cache  # With the runtime patch, once per backend.
 def _our_suite(src, backend):
     """Our suite in native mode against the Keras in `src` (without `src`:
     with the runtime patch on `.venv`'s Keras): the summary line and
@@ -171,13 +174,19 @@ def _our_suite(src, backend):
         capture_output=True,
         text=True,
     )
-    return result.stdout.strip().splitlines()[-1], result.returncode == 0
+    output = (result.stdout.strip() or result.stderr.strip()).splitlines()
+    return (output or ["no output"])[-1], result.returncode == 0
 
 
 def check(requirement, count, backends, suite):
     """Every check of prefix `count` on one Keras source; the problems."""
     tree = sources.with_tests(sources.sdist(requirement))
-    src, tests = _patched(tree, count)
+    try:
+        src, tests = _patched(tree, count)
+    except (subprocess.CalledProcessError, diff.UpstreamShapeError) as error:
+        reason = getattr(error, "stderr", None) or str(error)
+        print(f"== {tree.name}: PRs 1..{count} do not apply: {reason.strip()}")
+        return [f"{tree.name}: PRs 1..{count} do not apply"]
     (version,) = [
         line.removeprefix("Version: ")
         for line in (tree / "PKG-INFO").read_text().splitlines()
@@ -186,6 +195,14 @@ def check(requirement, count, backends, suite):
     expected = expected_failures(version)
     print(f"== {tree.name}, PRs 1..{count}: applied; tests: {len(tests)} files")
     problems = []
+    if count == 1:
+        files, added = diff.size(diff.generate(tree, 1))
+        print(
+            f"  PR 1: {files} files, {added} added lines (at most "
+            f"{diff.PR_1_LIMITS[0]}, {diff.PR_1_LIMITS[1]})"
+        )
+        if files > diff.PR_1_LIMITS[0] or added > diff.PR_1_LIMITS[1]:
+            problems.append("PR 1 is too large")
     for backend in backends:
         start = time.perf_counter()
         outcomes = _keras_tests(src, backend, tests)
@@ -209,10 +226,10 @@ def check(requirement, count, backends, suite):
             f" the runtime patch's with PRs 1..{count}'s rules; stock "
             f"{'differs' if stock != native else 'SAME'}"
         )
-        if native != runtime or stock == native:
+        if None in (native, stock) or native != runtime or stock == native:
             problems.append(f"{backend}: weights")
         # Our suite needs TensorFlow, JAX or PyTorch.
-        if suite and count == len(series.SERIES) and backend != "numpy":
+        if suite and count == len(series.SERIES) and backend in run.BACKENDS:
             for mode, keras_src in (("native", src), ("runtime", None)):
                 line, passed_all = _our_suite(keras_src, backend)
                 print(f"  {backend}: our suite, {mode}: {line}")

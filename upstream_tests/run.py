@@ -117,9 +117,10 @@ def silent_files(files, collected, outcomes):
     )
 
 
-def run(backend, tree, tests, patched, workers, python=sys.executable):
+def run(backend, tree, tests, patched, workers, python=sys.executable, path=()):
     """Runs `tests` (paths, ids or options, in `tree`) with the interpreter
-    `python`; returns {id: outcome}.
+    `python`, with the folders `path` first on `PYTHONPATH`; returns
+    {id: outcome}.
 
     Beyond each test's outcome, every way a run can lose tests is a failed
     id: a module that failed to collect (its path), a test file named in
@@ -132,7 +133,7 @@ def run(backend, tree, tests, patched, workers, python=sys.executable):
             "KERAS_BACKEND": backend,
             "KERAS_FANS_PATCH": "1" if patched else "0",
             "KERAS_FANS_OUTCOMES": record_file.name,
-            "PYTHONPATH": str(HERE),
+            "PYTHONPATH": os.pathsep.join([*map(str, path), str(HERE)]),
         }
         command = [python, "-m", "pytest", "-p", "conftest"]
         command += ["-c", str(HERE / "pytest.ini"), f"--rootdir={tree}"]

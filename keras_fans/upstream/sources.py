@@ -52,25 +52,44 @@ def sdist(requirement):
 
 # The ruff that Keras's `.pre-commit-config.yaml` pins.
 RUFF = "ruff==0.9.2"
+# Keras's fifth backend, for the equivalence proof only (nothing else here
+# needs it); its numpy is `.venv`'s.
+OPENVINO = ("openvino==2026.4.1", "openvino-telemetry==2025.2.0")
+
+
+def installed(*requirements):
+    """A folder in `.cache/` with `requirements` installed (without their
+    dependencies), once; put it on `PYTHONPATH` to import them."""
+    target = CACHE / requirements[0].replace("==", "-")
+    if not target.exists():
+        CACHE.mkdir(exist_ok=True)
+        staging = tempfile.mkdtemp(dir=CACHE)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+            + ["--target", staging, *requirements],
+            check=True,
+        )
+        try:
+            Path(staging).rename(target)
+        except OSError:  # Another process (a test worker) was first.
+            shutil.rmtree(staging)
+    return target
 
 
 def ruff():
-    """The pinned ruff's executable, installed once into `.cache/`."""
-    target = CACHE / RUFF.replace("==", "-")
-    executable = target / "bin" / "ruff"
-    if not executable.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--target"]
-            + [str(target), RUFF],
-            check=True,
-        )
-    return executable
+    """The pinned ruff's executable."""
+    return installed(RUFF) / "bin" / "ruff"
 
 
 def with_tests(tree):
     """`tree`, or for a tree without Keras's tests (keras-nightly ships
     none) a copy of it in `.cache/` with the pinned release's test files."""
     tree = Path(tree)
+    if not (tree / "keras/src").is_dir():
+        raise ValueError(
+            f"Expected a Keras source tree (with `keras/src/`). Received: "
+            f"{tree}"
+        )
     if any((tree / "keras/src").rglob("*_test.py")):
         return tree
     copy = CACHE / f"{tree.name}-with-tests"
