@@ -13,9 +13,9 @@ each prefix N:
 2. run, on each backend (TensorFlow, JAX, PyTorch, numpy, OpenVINO),
    Keras's test files of the modules PR N touches (with the methods it
    adds; earlier PRs' ran at their prefix), counting lost files as
-   `run.run` does. A failure counts only if `expected_failures.txt` does
-   not list it for that Keras version (a reviewed list, each group with its
-   reason);
+   `run.run` does. A failure counts only if `expected_failures.txt` lists
+   it for that Keras version and backend (a reviewed list, each group with
+   its reason);
 3. compare the initial weights of one layer of each kind
    (`fingerprint.py`) with the runtime patch's restricted to the rules of
    PRs 1..N (`fingerprint.py --prs N`), bit for bit: layers the prefix does
@@ -53,16 +53,17 @@ BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 OUR_SUITE = ("keras_fans", "integration_tests")
 
 
-def expected_failures(version):
-    """Test ids `expected_failures.txt` lists for Keras `version`: lines
-    `<version> <test id>`; `#` lines give each group's reason."""
+def expected_failures(version, backend):
+    """Test ids `expected_failures.txt` lists for Keras `version` on
+    `backend`: lines `<version> <test id>` (every backend) or
+    `<version>/<backend> <test id>`; `#` lines give each group's reason."""
     lines = (HERE / "expected_failures.txt").read_text().splitlines()
     return {
         line.split()[1]
         for line in lines
         if line.strip()
         and not line.startswith("#")
-        and line.split()[0] == version
+        and line.split()[0] in (version, f"{version}/{backend}")
     }
 
 
@@ -153,7 +154,8 @@ def _fingerprint(backend, *options, src=None):
     )
     if result.returncode != 0:
         error = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        print(f"  {backend}: fingerprint {' '.join(options)} failed: {error}")
+        command = " ".join(["fingerprint", *options])
+        print(f"  {backend}: {command} failed: {error}")
         return None
     return result.stdout.strip()
 
@@ -192,7 +194,6 @@ def check(requirement, count, backends, suite):
         for line in (tree / "PKG-INFO").read_text().splitlines()
         if line.startswith("Version: ")
     ]
-    expected = expected_failures(version)
     print(f"== {tree.name}, PRs 1..{count}: applied; tests: {len(tests)} files")
     problems = []
     if count == 1:
@@ -206,6 +207,7 @@ def check(requirement, count, backends, suite):
     for backend in backends:
         start = time.perf_counter()
         outcomes = _keras_tests(src, backend, tests)
+        expected = expected_failures(version, backend)
         failed = {t for t, outcome in outcomes.items() if outcome == "failed"}
         new = failed - expected
         passed = sum(outcome == "passed" for outcome in outcomes.values())

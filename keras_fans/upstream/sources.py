@@ -53,8 +53,14 @@ def sdist(requirement):
 # The ruff that Keras's `.pre-commit-config.yaml` pins.
 RUFF = "ruff==0.9.2"
 # Keras's fifth backend, for the equivalence proof only (nothing else here
-# needs it); its numpy is `.venv`'s.
-OPENVINO = ("openvino==2026.4.1", "openvino-telemetry==2025.2.0")
+# needs it); its numpy is `.venv`'s. Keras main moved the backend's code out
+# into `keras-openvino` (keras-nightly imports `keras_openvino`); Keras 3.15.1
+# has its own and ignores it.
+OPENVINO = (
+    "keras-openvino==0.0.1",
+    "openvino==2026.4.1",
+    "openvino-telemetry==2025.2.0",
+)
 
 
 def installed(*requirements):
