@@ -2,12 +2,11 @@ import numpy as np
 
 from keras.src import initializers
 from keras.src import testing
-from keras.src.initializers import random_initializers
+from keras.src.initializers.random_initializers import compute_fans
 
 
 class RandomInitializersTest(testing.TestCase):
     def test_compute_fans_with_fans(self):
-        compute_fans = random_initializers.compute_fans
         self.assertEqual(compute_fans((7,), fan_in=16), (16, 7))
         self.assertEqual(compute_fans((7,), fan_out=3), (7, 3))
         self.assertEqual(
