@@ -75,6 +75,14 @@ def _indent(text, columns):
     return textwrap.indent(textwrap.dedent(text), " " * columns)
 
 
+def _insert_after_last(nodes, lines, text):
+    """The splice inserting `text` right after the last of `nodes` in the
+    source (a parameter list's or a call's arguments)."""
+    last = max(nodes, key=lambda n: (n.end_lineno, n.end_col_offset))
+    end = (last.end_lineno, last.end_col_offset)
+    return _splice(lines, end, end, text)
+
+
 class AddParameters(NamedTuple):
     """Adds `text` (e.g. `", *, fan_in=None"`) after the last parameter of
     the function `qualname`."""
@@ -86,12 +94,8 @@ class AddParameters(NamedTuple):
     def lines(self, syntax, lines):
         node = _find(syntax, self.qualname, self.path)
         arguments = node.args
-        last = max(
-            arguments.args + arguments.kwonlyargs + arguments.defaults,
-            key=lambda n: (n.end_lineno, n.end_col_offset),
-        )
-        end = (last.end_lineno, last.end_col_offset)
-        return [_splice(lines, end, end, self.text)]
+        nodes = arguments.args + arguments.kwonlyargs + arguments.defaults
+        return [_insert_after_last(nodes, lines, self.text)]
 
 
 class AddKeywords(NamedTuple):
@@ -111,12 +115,8 @@ class AddKeywords(NamedTuple):
             self.path,
             f"call of `{self.callee}`",
         )
-        last = max(
-            call.args + [k.value for k in call.keywords],
-            key=lambda n: (n.end_lineno, n.end_col_offset),
-        )
-        end = (last.end_lineno, last.end_col_offset)
-        return [_splice(lines, end, end, self.text)]
+        nodes = call.args + [k.value for k in call.keywords]
+        return [_insert_after_last(nodes, lines, self.text)]
 
 
 class WrapInitializer(NamedTuple):
