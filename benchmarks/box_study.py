@@ -369,6 +369,19 @@ def side_by_side(rows, mses):
 # Keras.
 
 
+def keras_schedule(learning_rate, steps):
+    """`native.lr_factor`'s schedule (decay DECAY) as a Keras schedule."""
+    import keras
+
+    class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            left = steps - keras.ops.cast(step, "float32")
+            factor = keras.ops.clip(left / (steps * DECAY), 0.0, 1.0)
+            return learning_rate * factor
+
+    return Schedule()
+
+
 def keras_worker(args):
     """In a Keras backend's process: the winning init through Keras on
     `sine` at each --keras-widths, one Dense network per evaluation seed
@@ -401,19 +414,13 @@ def keras_worker(args):
         )
         steps = -(-len(order) // spec.batch_size)
 
-        class Schedule(keras.optimizers.schedules.LearningRateSchedule):
-            def __call__(self, step):
-                factor = (steps - step) / (steps * DECAY)
-                factor = keras.ops.clip(
-                    keras.ops.cast(factor, "float32"), 0.0, 1.0
-                )
-                return learning_rate * factor
-
         def summed_mse(y_true, y_pred):
             return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
 
         model.compile(
-            optimizer=keras.optimizers.Adam(Schedule(), epsilon=EPSILON),
+            optimizer=keras.optimizers.Adam(
+                keras_schedule(learning_rate, steps), epsilon=EPSILON
+            ),
             loss=summed_mse,
         )
         targets = np.repeat(y, len(args.evaluation_seeds), axis=1)
@@ -724,11 +731,14 @@ def write_csv(path, rows):
         writer.writerows(rows)
 
 
-def plot(rows, mses, p, path):
+def plot(mses, claims, p, path):
+    """One panel per task (and the fixed-lr arm): every seed's final MSE,
+    the medians, and above each width whether box's goal claims hold."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib import ticker
 
     colors = {"pytorch": "tab:gray", "spread": "tab:blue", "box": "tab:red"}
     panels = [("tuned", t) for t in p.tasks] + (
@@ -737,17 +747,17 @@ def plot(rows, mses, p, path):
     columns = min(4, len(panels))
     lines = -(-len(panels) // columns)
     figure, axes = pyplot.subplots(
-        lines, columns, figsize=(4.2 * columns, 3.6 * lines), squeeze=False
+        lines, columns, figsize=(4.2 * columns, 3.8 * lines), squeeze=False
     )
     for axis, (arm, task) in zip(axes.flat, panels):
         widths = p.widths[task]
-        for offset, init in zip((-0.15, 0, 0.15), INITS):
+        for offset, init in zip((-0.22, 0, 0.22), INITS):
             for i, width in enumerate(widths):
                 values = mses[(arm, task, width, init)]
                 axis.scatter(
                     np.full(len(values), i + offset),
                     values,
-                    s=8,
+                    s=9,
                     color=colors[init],
                     alpha=0.5,
                 )
@@ -755,24 +765,49 @@ def plot(rows, mses, p, path):
                     i + offset,
                     np.median(values),
                     marker="_",
-                    s=300,
+                    s=250,
+                    linewidths=2,
                     color=colors[init],
                     label=init if i == 0 else None,
                 )
+            if arm == "tuned":
+                for i, width in enumerate(widths):
+                    held = [
+                        c["holds"]
+                        for c in claims
+                        if (c["task"], c["width"]) == (task, width)
+                    ]
+                    axis.annotate(
+                        "goal holds" if all(held) else "goal fails",
+                        (i, 1.0),
+                        xycoords=("data", "axes fraction"),
+                        xytext=(0, -12),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=8,
+                        color="tab:green" if all(held) else "tab:red",
+                    )
         axis.set_xticks(range(len(widths)), [str(w) for w in widths])
+        axis.set_xlim(-0.6, len(widths) - 0.4)
         axis.set_yscale("log")
-        lr = "tuned lr, decay" if arm == "tuned" else f"fixed lr {FIXED_LR:g}"
+        axis.yaxis.set_minor_locator(ticker.LogLocator(subs=(2, 5)))
+        label = ticker.FuncFormatter(lambda value, _: f"{value:.2g}")
+        axis.yaxis.set_major_formatter(label)
+        axis.yaxis.set_minor_formatter(label)
+        axis.margins(y=0.15)
+        lr = "tuned lr" if arm == "tuned" else f"fixed lr {FIXED_LR:g}"
         axis.set_title(f"{task} ({lr})", fontsize=10)
         axis.set_xlabel("hidden width")
-        axis.grid(True, which="major", axis="y", alpha=0.3)
+        axis.grid(True, which="both", axis="y", alpha=0.3)
     for axis in axes.flat[len(panels) :]:
         axis.set_visible(False)
-    axes[0][0].set_ylabel("final MSE (dots: seeds, bar: median)")
-    axes[0][0].legend(fontsize=8)
+    for axis in axes[:, 0]:
+        axis.set_ylabel("final MSE (lower is better)")
+    axes[0][0].legend(fontsize=8, loc="lower left")
     figure.suptitle(
-        f"First-layer init: box vs spread vs PyTorch default, "
-        f"{len(p.evaluation_seeds)} evaluation seeds per cell (lower is "
-        "better)",
+        "First-layer init: box vs spread vs PyTorch's default. Dots: "
+        f"{len(p.evaluation_seeds)} evaluation seeds per cell; bars: "
+        f"medians; goal: box vs pytorch, Holm, alpha {ALPHA}",
         fontsize=11,
     )
     figure.tight_layout()
@@ -832,7 +867,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "box_study.csv", rows)
     write_csv(out / "box_study_goal.csv", claims + checked)
-    plot(rows, mses, p, out / "box_study.png")
+    plot(mses, claims, p, out / "box_study.png")
     print(
         f"\nwrote {out}/box_study.csv, box_study_goal.csv, box_study.png "
         f"in {time.perf_counter() - start:.0f} s"

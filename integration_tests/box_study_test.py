@@ -28,6 +28,13 @@ def test_schedule_is_constant_then_linear_to_zero():
     assert factors[:81] == [1.0] * 81
     np.testing.assert_allclose(factors[80:], np.linspace(1, 0, 21))
     assert {native.lr_factor(step, 100, 0.0) for step in range(101)} == {1.0}
+    # Keras's form of it, for the Keras check.
+    schedule = box_study.keras_schedule(0.5, 100)
+    np.testing.assert_allclose(
+        [float(keras.ops.convert_to_numpy(schedule(s))) for s in range(101)],
+        0.5 * np.array(factors),
+        rtol=1e-6,
+    )
 
 
 def test_holm_adjustment():

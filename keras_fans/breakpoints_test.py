@@ -272,6 +272,12 @@ def test_box_init_reproducible_with_a_seed():
         np.testing.assert_array_equal(same, other)
     for one, other in zip(box(3), box(4), strict=True):
         assert not np.any(one == other)
+    # A SeedGenerator seeded with 3 draws what seed=3 draws; None draws
+    # fresh values each call.
+    for same, other in zip(box(3), box(keras.random.SeedGenerator(3))):
+        np.testing.assert_array_equal(same, other)
+    for one, other in zip(box(None), box(None), strict=True):
+        assert not np.any(one == other)
 
 
 def test_box_init_other_weights_untouched():
