@@ -15,10 +15,11 @@ with s: an offset keeps the two sets of streams disjoint.
 
 import numpy as np
 
+from keras_fans.breakpoints import box_weights
 from keras_fans.breakpoints import breakpoint_bias
 
 NATIVE_SEED_OFFSET = 1_000_000
-VARIANTS = ("pytorch", "spread")
+VARIANTS = ("pytorch", "spread", "box")
 
 
 def initial_parameters(sizes, seeds, variant, low, high):
@@ -27,7 +28,9 @@ def initial_parameters(sizes, seeds, variant, low, high):
 
     `pytorch`: `torch.nn.Linear` defaults. `spread`: the same, then the
     first layer's bias set by `keras_fans.breakpoints.breakpoint_bias` with
-    the box [low, high] and its own U(0, 1) draws.
+    the box [low, high] and its own U(0, 1) draws. `box`: the same, then the
+    first layer's kernel and bias set by `keras_fans.breakpoints.box_weights`
+    (points in the open unit cube, normal directions).
     """
     import torch
 
@@ -46,6 +49,18 @@ def initial_parameters(sizes, seeds, variant, low, high):
             layers[0][1][-1] = breakpoint_bias(kernel, low, high, uniforms)[
                 None, :
             ].astype("float32")
+        elif variant == "box":
+            kernel = layers[0][0][-1]
+            tiny = 2.0**-24
+            points = tiny + (1 - 2 * tiny) * torch.rand(
+                kernel.shape, dtype=torch.float64
+            )
+            directions = torch.randn(kernel.shape, dtype=torch.float64)
+            kernel, bias = box_weights(
+                low, high, points.numpy(), directions.numpy()
+            )
+            layers[0][0][-1] = kernel.astype("float32")
+            layers[0][1][-1] = bias[None, :].astype("float32")
     return [(np.stack(weights), np.stack(biases)) for weights, biases in layers]
 
 
@@ -59,9 +74,33 @@ def crosses_box(kernel, bias, low, high):
     return (lowest <= 0) & (highest >= 0)
 
 
-def train(parameters, x, y, order, batch_size, learning_rate, epsilon):
+def lr_factor(step, steps, decay):
+    """The learning rate's factor at `step` of `steps`: 1, then over the
+    last `decay` share of the steps a linear fall to 0 (at step `steps`)."""
+    start = steps * (1 - decay)
+    if decay == 0 or step < start:
+        return 1.0
+    return max(0.0, (steps - step) / (steps - start))
+
+
+def train(
+    parameters,
+    x,
+    y,
+    order,
+    batch_size,
+    learning_rate,
+    epsilon,
+    decay=0.0,
+    evaluate=None,
+):
     """Trains the stacked networks on the samples `order` (all epochs, in
-    batches) with Adam; returns each seed's final MSE over all of x."""
+    batches) with Adam; returns each seed's final MSE over all of x, or over
+    the `(inputs, targets)` pair `evaluate` if given.
+
+    The learning rate is constant, then, over the last `decay` share of the
+    steps, falls linearly to 0.
+    """
     import torch
 
     params = [
@@ -70,6 +109,10 @@ def train(parameters, x, y, order, batch_size, learning_rate, epsilon):
         for array in layer
     ]
     optimizer = torch.optim.Adam(params, lr=learning_rate, eps=epsilon)
+    steps = -(-len(order) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, steps, decay)
+    )
 
     def forward(inputs):
         hidden = inputs.expand(params[0].shape[0], -1, -1)
@@ -87,6 +130,8 @@ def train(parameters, x, y, order, batch_size, learning_rate, epsilon):
         loss = torch.sum(torch.mean(error**2, dim=(1, 2)))
         loss.backward()
         optimizer.step()
+        schedule.step()
+    x, y = (x, y) if evaluate is None else evaluate
     with torch.no_grad():
         error = forward(torch.from_numpy(x)) - torch.from_numpy(y)
         return torch.mean(error**2, dim=(1, 2)).numpy().astype(float)

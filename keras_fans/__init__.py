@@ -9,6 +9,7 @@ scales by the layer's input width instead of by the bias vector's length.
 from keras_fans import _keras_3  # noqa: F401
 from keras_fans import initializers
 from keras_fans.audit import audit
+from keras_fans.breakpoints import box_init
 from keras_fans.breakpoints import spread_breakpoints
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.patching import is_patched
@@ -19,6 +20,7 @@ from keras_fans.pytorch_defaults import reset_parameters
 
 __all__ = [
     "audit",
+    "box_init",
     "compute_fans",
     "initializers",
     "is_patched",

@@ -1,3 +1,5 @@
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -149,6 +151,8 @@ def biasless_layer():
         (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
         (lambda: dense(3, 4), 0.0, [[1.0]], ValueError, r"`high`.*\[\[1.0\]"),
         (lambda: dense(3, 4), 0.0, np.inf, ValueError, r"`high`.*finite"),
+        (lambda: dense(3, 4), -1e308, 1e308, ValueError, r"too wide"),
+        (lambda: dense(3, 4), 1e300, 2e300, ValueError, r"bias.*float32"),
         (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
         (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
         (
@@ -165,5 +169,182 @@ def test_bad_input_names_the_argument(make_layer, low, high, error, message):
     before = [testing.numpy(w) for w in layer.weights]
     with pytest.raises(error, match=message):
         keras_fans.spread_breakpoints(layer, low, high, seed=1)
+    for weight, value in zip(layer.weights, before, strict=True):
+        np.testing.assert_array_equal(testing.numpy(weight), value)
+
+
+def preactivation_range(layer, low, high):
+    """Per unit: the least and the greatest of w . x + b over the box's
+    corners (a linear function's extremes over a box are at corners)."""
+    kernel, bias = testing.numpy(layer.kernel), testing.numpy(layer.bias)
+    low = np.broadcast_to(low, kernel.shape[:1])
+    high = np.broadcast_to(high, kernel.shape[:1])
+    corners = np.array(list(itertools.product(*zip(low, high))))
+    values = corners @ kernel + bias
+    return values.min(axis=0), values.max(axis=0)
+
+
+BOXES = [
+    (1, -1.0, 1.0),
+    (1, 0.0, 1.0),
+    (1, 3.0, 3.5),
+    (2, [0.0, -1.0], [1.0, 1.0]),
+    (3, [-2.0, 0.0, 3.0], [-1.0, 5.0, 4.0]),
+    (5, 0.0, 0.1),
+]
+
+
+@pytest.mark.parametrize("inputs, low, high", BOXES)
+def test_box_init_every_hyperplane_meets_the_box(inputs, low, high):
+    layer = dense(inputs, 512)
+    # PyTorch's default leaves hyperplanes outside these boxes.
+    assert not np.all(crossing(layer, low, high))
+    keras_fans.box_init(layer, low, high, seed=5)
+    assert np.all(crossing(layer, low, high))
+
+
+@pytest.mark.parametrize("inputs, low, high", BOXES)
+def test_box_init_activations_span_zero_to_one(inputs, low, high):
+    layer = dense(inputs, 512)
+
+    def check_span():
+        lowest, highest = preactivation_range(layer, low, high)
+        # relu's largest value on the box is 1, its least 0, up to the
+        # float32 rounding of w . x + b: a few ulps of its terms' size.
+        kernel, bias = testing.numpy(layer.kernel), testing.numpy(layer.bias)
+        corner = np.maximum(np.abs(low), np.abs(high))
+        terms = np.broadcast_to(corner, kernel.shape[:1]) @ np.abs(kernel)
+        rounding = 8 * np.finfo(np.float32).eps * (terms + np.abs(bias))
+        assert np.all(np.abs(np.maximum(highest, 0) - 1) <= rounding)
+        assert np.all(lowest <= rounding)
+
+    # PyTorch's default does not.
+    with pytest.raises(AssertionError):
+        check_span()
+    keras_fans.box_init(layer, low, high, seed=5)
+    check_span()
+
+
+@pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0), (2.0, 6.0)])
+def test_box_init_one_dimensional_breakpoints_are_uniform(low, high):
+    layer = dense(1, 4096)
+    box = stats.uniform(loc=low, scale=high - low)
+
+    def check_uniform():
+        points = -testing.numpy(layer.bias) / testing.numpy(layer.kernel)[0]
+        p_value = stats.kstest(points, box.cdf).pvalue
+        assert p_value > testing.ALPHA, f"KS p={p_value:.2g}"
+
+    with pytest.raises(AssertionError):
+        check_uniform()
+    keras_fans.box_init(layer, low, high, seed=5)
+    check_uniform()
+    # Directions: as many rising units as falling ones (a binomial check).
+    rising = np.sum(testing.numpy(layer.kernel) > 0)
+    assert stats.binomtest(rising, 4096).pvalue > testing.ALPHA
+
+
+def test_box_init_directions_are_uniform_on_the_circle():
+    low, high = np.array([0.0, -1.0]), np.array([1.0, 3.0])
+    layer = dense(2, 4096)
+    circle = stats.uniform(loc=-np.pi, scale=2 * np.pi)
+
+    def check_directions():
+        # Back in the unit square, w_i (high - low) is along n_i.
+        n = testing.numpy(layer.kernel) * (high - low)[:, None]
+        p_value = stats.kstest(np.arctan2(n[1], n[0]), circle.cdf).pvalue
+        assert p_value > testing.ALPHA, f"KS p={p_value:.2g}"
+
+    # PyTorch's kernel is uniform in a square: its angles are not uniform.
+    with pytest.raises(AssertionError):
+        check_directions()
+    keras_fans.box_init(layer, low, high, seed=5)
+    check_directions()
+
+
+def test_box_init_reproducible_with_a_seed():
+    def box(seed):
+        layer = dense(2, 64, seed=1)
+        keras_fans.box_init(layer, [-1.0, 0.0], 1.0, seed=seed)
+        return testing.numpy(layer.kernel), testing.numpy(layer.bias)
+
+    for same, other in zip(box(3), box(3), strict=True):
+        np.testing.assert_array_equal(same, other)
+    for one, other in zip(box(3), box(4), strict=True):
+        assert not np.any(one == other)
+    # A SeedGenerator seeded with 3 draws what seed=3 draws; None draws
+    # fresh values each call.
+    for same, other in zip(box(3), box(keras.random.SeedGenerator(3))):
+        np.testing.assert_array_equal(same, other)
+    for one, other in zip(box(None), box(None), strict=True):
+        assert not np.any(one == other)
+
+
+def test_box_init_other_weights_untouched():
+    inputs = keras.Input((2,))
+    first, second = dense(2, 32, seed=0), dense(32, 1, seed=2)
+    model = keras.Model(inputs, second(first(inputs)))
+    before = [testing.numpy(w) for w in model.weights]
+    keras_fans.box_init(first, -1.0, 1.0, seed=1)
+    after = [testing.numpy(w) for w in model.weights]
+    assert [w.path for w in model.weights][:2] == [
+        first.kernel.path,
+        first.bias.path,
+    ]
+    for i in (2, 3):
+        np.testing.assert_array_equal(after[i], before[i])
+    for i in (0, 1):
+        assert not np.any(after[i] == before[i])
+
+
+def test_box_init_from_input_box():
+    sample = np.array([[0.5, -2.0], [1.5, 3.0], [1.0, 0.0]])
+    layer = dense(2, 256)
+    keras_fans.box_init(layer, *breakpoints.input_box(sample), seed=1)
+    lowest, highest = preactivation_range(layer, [0.5, -2.0], [1.5, 3.0])
+    np.testing.assert_allclose(highest, 1.0, rtol=1e-3)
+    assert np.all(lowest <= 1e-3)
+
+
+@pytest.mark.parametrize(
+    "make_layer, low, high, error, message",
+    [
+        (lambda: dense(3, 4), 1.0, 1.0, ValueError, r"`high`.*low=1.0"),
+        (lambda: dense(3, 4), 1.0, 0.0, ValueError, r"`high`.*high=0.0"),
+        (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
+        (lambda: dense(3, 4), -np.inf, 0.0, ValueError, r"`low`.*finite"),
+        (lambda: dense(3, 4), 0.0, np.nan, ValueError, r"`high`.*finite"),
+        (
+            lambda: dense(3, 4),
+            -1e308,
+            1e308,
+            ValueError,
+            r"too wide.*low=-1e\+308 and high=1e\+308",
+        ),
+        (
+            lambda: dense(3, 4),
+            0.0,
+            1e-300,
+            ValueError,
+            r"kernel.*overflows float32.*high=1e-300",
+        ),
+        (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
+        (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
+        (
+            lambda: keras.layers.Conv1D(2, 3),
+            0.0,
+            1.0,
+            TypeError,
+            r"`layer`.*Conv1D",
+        ),
+    ],
+)
+def test_box_init_bad_input_names_the_argument(
+    make_layer, low, high, error, message
+):
+    layer = make_layer()
+    before = [testing.numpy(w) for w in layer.weights]
+    with pytest.raises(error, match=message):
+        keras_fans.box_init(layer, low, high, seed=1)
     for weight, value in zip(layer.weights, before, strict=True):
         np.testing.assert_array_equal(testing.numpy(weight), value)

@@ -2,8 +2,10 @@
 # The main job: the sine-wave experiment (stock Keras vs keras_fans vs native
 # PyTorch) on TensorFlow, JAX and PyTorch, then the overhead benchmark.
 # Writes results/sine_wave.csv and results/sine_wave.png.
-# --study also runs the breakpoint-spreading study (benchmarks/spread_study.py)
-# and writes results/spread_study.csv and results/spread_study.png.
+# --study also installs requirements-study.txt (the data packages) into .venv
+# and runs the initialization study (benchmarks/box_study.py): box vs spread vs
+# PyTorch's default, about 20 minutes on 2 cores; writes results/box_study.csv,
+# results/box_study_goal.csv and results/box_study.png.
 # Other arguments go to the experiment, e.g. --full or --bias-initializer
 # he_uniform.
 set -euo pipefail
@@ -21,5 +23,6 @@ done
 "$python" -m benchmarks.sine_wave "${arguments[@]}"
 "$python" -m benchmarks.overhead
 if [ "$study" = true ]; then
-  KERAS_BACKEND=torch "$python" -m benchmarks.spread_study
+  "$python" -m pip install --quiet -r requirements-study.txt
+  KERAS_BACKEND=torch "$python" -m benchmarks.box_study
 fi
