@@ -8,7 +8,7 @@ scales by the layer's input width instead of by the bias vector's length.
 # First: refuses Keras 2 before any `keras.src` import can fail.
 from keras_fans import _keras_3  # noqa: F401
 from keras_fans import initializers
-from keras_fans.audit import audit
+from keras_fans.auditing import audit
 from keras_fans.breakpoints import spread_breakpoints
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.patching import is_patched

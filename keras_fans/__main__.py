@@ -12,8 +12,8 @@ import argparse
 import math
 import sys
 
-from keras_fans.audit import UnreadableFileError
-from keras_fans.audit import audit_file
+from keras_fans.auditing import UnreadableFileError
+from keras_fans.auditing import audit_file
 
 _COLUMNS = (
     "layer",

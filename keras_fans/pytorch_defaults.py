@@ -11,7 +11,7 @@ import math
 import keras
 
 from keras_fans import patching
-from keras_fans.audit import redraw_with_fans
+from keras_fans.auditing import redraw_with_fans
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
 
@@ -206,7 +206,7 @@ def reset_parameters(
     Returns:
         `"pytorch"`: the list of layers with weights of their own that were
         left alone (no PyTorch counterpart). `"fans"`: the list of
-        `keras_fans.audit.Finding`s re-drawn.
+        `keras_fans.auditing.Finding`s re-drawn.
     """
     if style not in ("pytorch", "fans"):
         raise ValueError(

@@ -45,7 +45,7 @@ class FanRule(NamedTuple):
     `apply(layer, initializer, fans)` returns the initializer to use instead
     of the one `build` passed to `add_weight` (default: `with_fans`).
     `initializer_attribute` is the layer's attribute holding the user's
-    initializer for the weight (read by `keras_fans.audit`).
+    initializer for the weight (read by `keras_fans.auditing`).
     """
 
     layer_class: type | str

@@ -12,7 +12,7 @@ import pytest
 import keras_fans
 from keras_fans import testing
 from keras_fans.__main__ import main
-from keras_fans.audit import audit_file
+from keras_fans.auditing import audit_file
 
 pytestmark = testing.runtime_only(
     "the audit knows the draws of patch(); a natively fixed Keras has none"
