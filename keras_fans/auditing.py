@@ -4,13 +4,13 @@ Upstream file: none; a keras_fans utility. It reads the `FanRule`s of
 `patch()` (`keras_fans.patching._rules`), and re-draws through their
 `apply`, as a patched build does.
 
-A weight is affected when a rule covers it, its layer's initializer would
-take the fan context (a `VarianceScaling` whose `__call__` is Keras's or
-declares `fan_in` and `fan_out`), the fan that initializer's `mode` picks
-differs between the weight's shape (what stock Keras uses) and the rule
-(the layer's true fans), and the weight was not drawn with its fans (built
-under `patch()`, or re-drawn by `reset_parameters(style="fans")`). A file
-records no draws: it is audited as a stock build of its config draws.
+Two statements per weight. The config: a rule covers it, its layer's
+initializer would take the fan context (a `VarianceScaling` whose
+`__call__` is Keras's or declares `fan_in` and `fan_out`), and the fan
+that initializer's `mode` picks differs between the weight's shape (what
+stock Keras uses) and the rule (the layer's true fans): a `Finding`. The
+values: whether the weight still holds the stock draw, the fixed one, or
+neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn.
 """
 
 import contextlib
@@ -26,10 +26,10 @@ import keras
 import numpy as np
 from keras.src.initializers.random_initializers import VarianceScaling
 
+from keras_fans import draws
 from keras_fans import patching
 from keras_fans.initializers.fan_context import _declares_fans
 from keras_fans.initializers.random_initializers import compute_fans
-from keras_fans.layers import weight_fans
 
 
 class Finding(NamedTuple):
@@ -42,6 +42,10 @@ class Finding(NamedTuple):
     Keras takes from `shape` by the initializer's mode, `true_fan` the one
     the layer's rule gives; `factor` = stock std / intended std
     = sqrt(true_fan / stock_fan), each fan at least 1 as Keras divides.
+    `draw` is what the values say (`keras_fans.draws`): `"stock"`,
+    `"fixed"`, `"neither"` (trained, loaded, set by hand), `"undecided"`
+    (too few values), or `"no values"` (a config without weights);
+    `evidence` says why.
     """
 
     path: str
@@ -53,6 +57,11 @@ class Finding(NamedTuple):
     stock_fan: float
     true_fan: float
     factor: float
+    draw: str
+    evidence: str
+
+
+NO_VALUES = "no values"
 
 
 class UnreadableFileError(ValueError):
@@ -66,18 +75,6 @@ def _takes_fans(initializer):
     return isinstance(initializer, VarianceScaling) and (
         call is VarianceScaling.__call__ or _declares_fans(call)
     )
-
-
-class _DrawRecorder:
-    """Opts into the fan context and records each call's
-    `(shape, fan_in, fan_out)`; fills zeros."""
-
-    def __init__(self):
-        self.draws = []
-
-    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
-        self.draws.append((tuple(shape), fan_in, fan_out))
-        return np.zeros(shape, dtype=dtype)
 
 
 class _LayerWith:
@@ -102,14 +99,6 @@ def _rule_fans(layer, rule, path):
     return rule.fans(layer, build_config["input_shape"])
 
 
-def _mode_fan(initializer, fan_in, fan_out):
-    return {
-        "fan_in": fan_in,
-        "fan_out": fan_out,
-        "fan_avg": (fan_in + fan_out) / 2,
-    }[initializer.mode]
-
-
 def _describe(initializer):
     return (
         f"{type(initializer).__name__}(scale={initializer.scale:.4g}, "
@@ -118,17 +107,19 @@ def _describe(initializer):
     )
 
 
-def _findings(layer, rule, variable, path):
-    """The `Finding`s of `variable`, the weight `rule` covers."""
+def _findings(layer, rule, variable, path, values):
+    """The `Finding`s of `variable`, the weight `rule` covers, whose values
+    are `values` (None: none known)."""
     initializer = getattr(layer, rule.initializer_attribute)
     if not _takes_fans(initializer):
         return []
-    # Draw as a patched build does, with a recorder in place of the user's
-    # initializer: it sees each part the user's initializer fills.
-    recorder = _DrawRecorder()
-    view = _LayerWith(layer, rule.initializer_attribute, recorder)
+    # Draw as a patched build does, with a marker in place of the user's
+    # initializer: it sees each part the user's initializer fills, and
+    # where it lands.
+    marker = draws.Marker(locate=values is not None)
+    view = _LayerWith(layer, rule.initializer_attribute, marker)
     fans = _rule_fans(layer, rule, path)
-    rule.apply(view, recorder, fans)(variable.shape, dtype=variable.dtype)
+    filled = rule.apply(view, marker, fans)(variable.shape, dtype="float32")
     # Keras before 3.15: `VarianceScaling` has no axes.
     axes = (
         getattr(initializer, "input_axes", None),
@@ -136,13 +127,20 @@ def _findings(layer, rule, variable, path):
     )
     kind = "bias" if rule.weight_name == "bias" else "depthwise_kernel"
     findings = []
-    for shape, fan_in, fan_out in recorder.draws:
-        stock = _mode_fan(initializer, *compute_fans(shape, *axes))
-        true = _mode_fan(
-            initializer,
-            *compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out),
-        )
+    for shape, fan_in, fan_out, positions in marker.positions(filled):
+        stock_fans = compute_fans(shape, *axes)
+        true_fans = compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out)
+        stock = draws.mode_fan(initializer.mode, *stock_fans)
+        true = draws.mode_fan(initializer.mode, *true_fans)
         if stock != true:
+            if values is None:
+                draw, evidence = NO_VALUES, "the file has no weights"
+            else:
+                part = values.ravel()[positions].reshape(shape)
+                verdict = draws.judge_draw(
+                    part, initializer, stock_fans, true_fans
+                )
+                draw, evidence = verdict.draw, verdict.reason
             findings.append(
                 Finding(
                     path=path,
@@ -154,6 +152,8 @@ def _findings(layer, rule, variable, path):
                     stock_fan=stock,
                     true_fan=true,
                     factor=math.sqrt(max(1, true) / max(1, stock)),
+                    draw=draw,
+                    evidence=evidence,
                 )
             )
     return findings
@@ -182,10 +182,14 @@ def _layers(root, path):
     return visit(root, path)
 
 
-def _affected(model_or_layer, rules, path="", drawn_too=False):
+def _values(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+
+
+def _affected(model_or_layer, rules, path="", values=_values):
     """`(layer, rule, variable, findings)` for each weight that `rules`
-    cover and that is affected; `drawn_too` includes the weights drawn with
-    their fans."""
+    cover and that stock Keras draws with the wrong fans; `values(variable)`
+    gives its values (None: none known)."""
     for layer, layer_path in _layers(model_or_layer, path):
         for rule in rules:
             cls = rule.installed_class()
@@ -194,9 +198,9 @@ def _affected(model_or_layer, rules, path="", drawn_too=False):
             variable = getattr(layer, rule.weight_name, None)
             if variable is None:
                 continue
-            if not drawn_too and weight_fans.drawn_with_fans(variable):
-                continue
-            findings = _findings(layer, rule, variable, layer_path)
+            findings = _findings(
+                layer, rule, variable, layer_path, values(variable)
+            )
             if findings:
                 yield layer, rule, variable, findings
 
@@ -206,7 +210,8 @@ def _all_findings(affected):
 
 
 def audit(model_or_layer):
-    """The weights of a built model or layer drawn with the wrong fans.
+    """The weights of a built model or layer that stock Keras draws with
+    the wrong fans, and what their values hold.
 
     Walks every layer below `model_or_layer` (nested models, wrappers,
     RNN cells, attention projections) with the rules of `patch()`,
@@ -214,7 +219,8 @@ def audit(model_or_layer):
 
     Returns:
         A list of `Finding`, one per affected draw (an LSTM bias with
-        `unit_forget_bias` has two); empty if nothing is affected.
+        `unit_forget_bias` has two), each with its `draw`: `"stock"` is a
+        weight to repair; empty if the config draws nothing wrong.
     """
     if not isinstance(model_or_layer, keras.layers.Layer):
         raise TypeError(
@@ -231,10 +237,35 @@ def audit(model_or_layer):
     )
 
 
-def redraw_with_fans(model_or_layer, depthwise_kernels):
-    """Re-draws each affected weight in place as a build under
-    `patch(depthwise_kernels=...)` draws it: the layer's own initializer,
-    handed its true fans by the rule's `apply`.
+def _optimizer_steps(model_or_layer):
+    optimizer = getattr(model_or_layer, "optimizer", None)
+    iterations = getattr(optimizer, "iterations", None)
+    return 0 if iterations is None else int(_values(iterations))
+
+
+def _refusal(model_or_layer, weights):
+    """Why the re-draw of `weights` (`(layer, rule, variable, findings)`)
+    is refused, in lines; empty if it is not."""
+    steps = _optimizer_steps(model_or_layer)
+    lines = [f"its optimizer has taken {steps} steps"] if steps else []
+    for *_, findings in weights:
+        if steps or draws.combine(findings) not in (draws.STOCK, draws.FIXED):
+            lines += [
+                f"{f.path}/{f.weight} {f.shape}: {f.draw}, {f.evidence}"
+                for f in findings
+            ]
+    return lines
+
+
+def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
+    """Re-draws each weight whose values are a stock draw with the wrong
+    fans in place, as a build under `patch(depthwise_kernels=...)` draws
+    it: the layer's own initializer, handed its true fans by the rule's
+    `apply`. Weights already holding the fixed draw are left alone.
+
+    Refuses, changing nothing, unless `force`: when the model's optimizer
+    has taken steps, or a weight is not a stock draw (trained, loaded or
+    set by hand, or too few values to tell).
 
     Patches for the duration if not patched (process-wide, as `patch()`).
 
@@ -242,20 +273,27 @@ def redraw_with_fans(model_or_layer, depthwise_kernels):
         The `Finding`s re-drawn.
     """
     rules = patching._rules(depthwise_kernels)
+    weights = list(_affected(model_or_layer, rules))
+    refusal = [] if force else _refusal(model_or_layer, weights)
+    if refusal:
+        raise ValueError(
+            f"Not re-drawing the weights of {model_or_layer.name!r}: they "
+            "may hold trained or loaded values. Pass `force=True` to "
+            "re-draw them anyway. " + "; ".join(refusal)
+        )
     redrawn = []
     with contextlib.ExitStack() as stack:
         if not patching.is_patched():
             stack.enter_context(patching.patched())
-        for layer, rule, variable, findings in list(
-            _affected(model_or_layer, rules)
-        ):
+        for layer, rule, variable, findings in weights:
+            if draws.combine(findings) == draws.FIXED:
+                continue
             initializer = rule.apply(
                 layer,
                 getattr(layer, rule.initializer_attribute),
                 _rule_fans(layer, rule, findings[0].path),
             )
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
-            weight_fans.record_drawn_with_fans(variable)
             redrawn += findings
     return redrawn
 
@@ -303,6 +341,37 @@ def _read_config(path):
     return config
 
 
+def _subclasses(cls):
+    yield cls
+    for subclass in cls.__subclasses__():
+        yield from _subclasses(subclass)
+
+
+def _skip_compile(self, *args, **kwargs):
+    """`compile` while a file is audited: nothing."""
+
+
+@contextlib.contextmanager
+def _compile_skipped():
+    """Inside, the `compile` of every Keras model class does nothing.
+
+    A model that compiles in its `__init__` (every KerasHub task) would
+    make its optimizer's variables in the audit's stateless scope, which
+    Keras refuses; the audit reads no optimizer.
+    """
+    classes = {*keras.Model.__mro__, *_subclasses(keras.Model)}
+    replaced = {
+        cls: vars(cls)["compile"] for cls in classes if "compile" in vars(cls)
+    }
+    for cls in replaced:
+        cls.compile = _skip_compile
+    try:
+        yield
+    finally:
+        for cls, compile in replaced.items():
+            cls.compile = compile
+
+
 def _config_findings(config, path, unbuilt):
     """The findings of a stock build of the layer or model `config`, whose
     path is `path` (None: the model audited).
@@ -326,13 +395,18 @@ def _config_findings(config, path, unbuilt):
         # No values: in a stateless scope that does not initialize them on
         # exit, variables never call their initializers.
         scope = keras.StatelessScope(initialize_variables=False)
-        with scope, warnings.catch_warnings():
+        with scope, _compile_skipped(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            layer = keras.saving.deserialize_keras_object(config)
+            # Nor its compile config: the audit reads no optimizer.
+            layer = keras.saving.deserialize_keras_object(
+                {k: v for k, v in config.items() if k != "compile_config"}
+            )
         if not layer.built:
             unbuilt.append(path)
         rules = patching._rules(depthwise_kernels=True)
-        return _all_findings(_affected(layer, rules, path, drawn_too=True))
+        return _all_findings(
+            _affected(layer, rules, path, values=lambda variable: None)
+        )
     except Exception as error:
         raise UnreadableFileError(
             f"cannot rebuild layer {path!r}: {_first_sentence(error)}"

@@ -153,12 +153,24 @@ def test_audit_rejects_what_it_cannot_audit():
         keras_fans.audit(L.Dense(4, name="unbuilt"))
 
 
+def stock_draws(model):
+    """The paths of the findings whose values are a stock draw."""
+    return [f.path for f in keras_fans.audit(model) if f.draw == "stock"]
+
+
 def test_audit_of_a_build_under_patch():
+    """Every weight holds the fixed draw, bit for bit (the instances'
+    seeds): the config's findings stay, the values say "fixed"."""
     with keras_fans.patched():
-        assert keras_fans.audit(mixed_model()) == []
+        findings = keras_fans.audit(mixed_model())
+    assert summary(findings) == EXPECTED
+    assert {f.draw for f in findings} == {"fixed"}
+    assert {f.evidence.split(" (")[0] for f in findings} == {
+        "bit-identical to a fixed redraw"
+    }
     with keras_fans.patched(depthwise_kernels=False):
         model = mixed_model()
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
 
 
 @pytest.mark.parametrize("patched", [False, True], ids=["stock", "patched"])
@@ -175,7 +187,8 @@ def test_repair_draws_as_a_patched_build(patched):
     repaired = keras_fans.reset_parameters(model, style="fans")
     assert keras_fans.is_patched() == patched
     assert repaired == affected
-    assert keras_fans.audit(model) == []
+    assert {f.draw for f in affected} == {"stock"}
+    assert {f.draw for f in keras_fans.audit(model)} == {"fixed"}
     # Here a variable's path is its layer's path and its name.
     redrawn = {f"{f.path}/{f.weight}" for f in repaired}
     for path, value in values(model).items():
@@ -187,11 +200,11 @@ def test_repair_draws_as_a_patched_build(patched):
 def test_repair_follows_the_depthwise_kernels_option():
     model = mixed_model()
     keras_fans.reset_parameters(model, style="fans", depthwise_kernels=False)
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
     model = mixed_model()
     with keras_fans.patched(depthwise_kernels=False):
         keras_fans.reset_parameters(model, style="fans")
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
 
 
 def test_repair_rejects_the_other_style_s_options():
@@ -225,8 +238,13 @@ def saved(tmp_path):
 @needs_function_initializers_from_config
 def test_a_file_gives_the_model_s_findings(saved):
     archive, config, findings = saved
-    assert audit_file(archive) == (findings, [])
-    assert audit_file(config) == (findings, [])
+    no_values = [f._replace(draw="no values") for f in findings]
+    for path in (archive, config):
+        file_findings, unbuilt = audit_file(path)
+        assert unbuilt == []
+        assert [f._replace(evidence="") for f in file_findings] == [
+            f._replace(evidence="") for f in no_values
+        ]
 
 
 @needs_function_initializers_from_config

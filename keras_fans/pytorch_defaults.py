@@ -184,7 +184,11 @@ def _reset_for(layer):
 
 
 def reset_parameters(
-    model_or_layer, style="pytorch", seed=None, depthwise_kernels=None
+    model_or_layer,
+    style="pytorch",
+    seed=None,
+    depthwise_kernels=None,
+    force=False,
 ):
     """Re-draws, in place, weights of `model_or_layer`.
 
@@ -193,6 +197,9 @@ def reset_parameters(
     - `style="fans"`: each weight that `keras_fans.audit` finds, exactly as
       a build under `keras_fans.patch()` draws it (the layer's own
       initializer and seed, handed its true fans); other weights untouched.
+      Only weights whose values still hold a stock draw (`audit`'s
+      `draw == "stock"`), of a model whose optimizer has taken no step:
+      otherwise it raises, naming each weight and why, and changes nothing.
 
     Args:
         model_or_layer: A built Keras layer or model.
@@ -202,6 +209,13 @@ def reset_parameters(
         depthwise_kernels: As in `patch()`, whether depthwise kernels are
             re-drawn with the fans of one channel's filter (`"fans"` only).
             None: the option of the `patch()` in effect, else `True`.
+        force: `"fans"` only: re-draw every weight `audit` finds, even
+            trained, loaded or undecided ones.
+
+    Raises:
+        ValueError: `style="fans"` without `force=True`, naming each weight
+            that is not a stock draw (trained, loaded, undecided) or the
+            optimizer's steps.
 
     Returns:
         `"pytorch"`: the list of layers with weights of their own that were
@@ -217,6 +231,14 @@ def reset_parameters(
             'style="fans" draws with each layer\'s own initializer and its '
             f"seed; `seed` must be None. Received: seed={seed!r}"
         )
+    if style == "pytorch" and force is not False:
+        raise ValueError(
+            f'`force` applies to style="fans" only. Received: force={force!r}'
+        )
+    if not isinstance(force, bool):
+        raise TypeError(
+            f"`force` must be True or False. Received: force={force!r}"
+        )
     if style == "pytorch" and depthwise_kernels is not None:
         raise ValueError(
             '`depthwise_kernels` applies to style="fans" only. Received: '
@@ -229,7 +251,7 @@ def reset_parameters(
     if style == "fans":
         if depthwise_kernels is None:
             depthwise_kernels = patching._options.get("depthwise_kernels", True)
-        return redraw_with_fans(model_or_layer, depthwise_kernels)
+        return redraw_with_fans(model_or_layer, depthwise_kernels, force)
     seed = keras.random.SeedGenerator(seed)
     unsupported = []
 
