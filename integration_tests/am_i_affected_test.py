@@ -72,18 +72,20 @@ def test_a_model_trained_under_the_patch_and_loaded_is_left_alone(tmp_path):
 
 
 def test_a_model_trained_without_the_patch_is_refused(tmp_path):
-    """Issue 24, 1: trained without the patch, then silently re-drawn."""
-    model = train(wide_model(), steps=30, learning_rate=0.5)
+    """Issue 24, 1: trained without the patch, then silently re-drawn.
+    Thirty steps leave the bias a plausible stock draw: the optimizer's
+    steps refuse it."""
+    model = train(wide_model(), steps=30, learning_rate=0.05)
     before = values(model)
     with pytest.raises(ValueError) as refused:
         keras_fans.reset_parameters(model, style="fans")
     for value, kept in zip(values(model), before):
         np.testing.assert_array_equal(value, kept)
     [finding] = keras_fans.audit(model)
-    assert finding.draw == "neither", finding.evidence
+    assert finding.draw == "stock", finding.evidence
     message = str(refused.value)
     assert "optimizer has taken 30 steps" in message
-    assert "wide/bias (4096,): neither, not a draw of its initializer" in (
+    assert "wide/bias (4096,): stock, consistent with the stock draw" in (
         message
     )
     # Asked for, it re-draws.

@@ -149,7 +149,10 @@ def judge(values, distribution, stock_variance, fixed_variance):
     )
     stock_fits, fixed_fits = p_stock > ALPHA, p_fixed > ALPHA
     power = f"{n} values, CDFs {d:.3f} apart, KS critical {c:.3f}"
-    if not (stock_fits or fixed_fits):
+    if not np.isfinite(x).all():
+        draw = NEITHER
+        reason = "not finite: trained (diverged), loaded or set by hand"
+    elif not (stock_fits or fixed_fits):
         draw = NEITHER
         reason = (
             f"not a draw of its initializer, stock or fixed (KS p = "

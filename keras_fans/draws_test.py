@@ -43,6 +43,8 @@ def test_each_draw_is_judged_as_itself_and_not_as_the_other(
         assert verdict(stock + 3 * np.sqrt(stock_variance)) == draws.NEITHER
         wide = sample(distribution, 9 * max(variances), n, seed)
         assert verdict(wide) == draws.NEITHER
+        stock[0] = np.nan
+        assert verdict(stock) == draws.NEITHER
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
