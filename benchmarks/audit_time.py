@@ -33,7 +33,7 @@ _AUDIT_IN_PROCESS = """
 import sys, time
 from keras_fans.auditing import audit_file
 start = time.perf_counter()
-findings, _ = audit_file(sys.argv[1])
+findings, _, _ = audit_file(sys.argv[1])
 print(time.perf_counter() - start, len(findings))
 """
 

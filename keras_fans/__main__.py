@@ -1,11 +1,18 @@
 """Audits a saved model for weights drawn with the wrong fans.
 
-Usage: python -m keras_fans audit PATH
+Usage: keras-fans audit PATH (or python -m keras_fans audit PATH)
 
 PATH is a `.keras` archive (only its config.json is read) or a model-config
 JSON file (`model.to_json()`). Exit status: 0 if nothing is affected, 1 if
-something is, 2 if the file cannot be read. Keras runs on its configured
-backend (`KERAS_BACKEND`); JAX imports fastest.
+something is, 2 with one line if the file cannot be read or audited. Keras
+runs on its configured backend (`KERAS_BACKEND`); JAX imports fastest.
+
+Nothing the file names runs, is imported or is opened (see
+`keras_fans.auditing`). But `python -m` puts the current directory first
+on `sys.path`, and `import keras_fans` imports Keras, which imports its
+optional packages (keras_hub, ...) from there: for a file from elsewhere,
+run the `keras-fans` console script, or `python -P -m keras_fans`, in a
+directory you trust.
 """
 
 import argparse
@@ -38,12 +45,20 @@ def _how_wrong(factor):
     return f"{factor:.3g}× too wide"
 
 
+def printable(text):
+    """`text` with each control or invisible character escaped (`\\n`,
+    `\\x1b`): a name from a file cannot forge a line or move the cursor."""
+    return "".join(
+        char if char.isprintable() else repr(char)[1:-1] for char in text
+    )
+
+
 def table(findings):
     """The findings as an aligned text table."""
     rows = [_COLUMNS] + [
         (
-            f.path,
-            f.layer_class,
+            printable(f.path),
+            printable(f.layer_class),
             f.weight,
             str(f.shape),
             f.initializer,
@@ -81,7 +96,7 @@ def verdict(findings):
             "keras-team/keras#11773)"
         )
     return (
-        f"{line}; worst: {worst.path}/{worst.weight}, "
+        f"{line}; worst: {printable(worst.path)}/{worst.weight}, "
         f"{_how_wrong(worst.factor)}"
     )
 
@@ -89,8 +104,11 @@ def verdict(findings):
 def main(argv=None):
     """Runs the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m keras_fans",
+        prog="keras-fans",
         description=__doc__.split("\n")[0],
+        epilog="For a file from elsewhere, run `keras-fans audit` or "
+        "`python -P -m keras_fans audit` (not `python -m`, which imports "
+        "from the current directory).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     audit_command = commands.add_parser(
@@ -103,14 +121,27 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     try:
-        findings, unbuilt = audit_file(args.path)
-    except UnreadableFileError as error:
-        print(f"keras_fans audit: {args.path}: {error}", file=sys.stderr)
+        findings, unbuilt, not_keras = audit_file(args.path)
+    except Exception as error:
+        # A file's every failure is one line; an unexpected one names its
+        # type, as no file should cause it.
+        reason = str(error).split("\n")[0]
+        if not isinstance(error, UnreadableFileError):
+            reason = f"cannot audit: {type(error).__name__}: {reason}"
+        print(
+            f"keras_fans audit: {printable(args.path)}: {printable(reason)}",
+            file=sys.stderr,
+        )
         return 2
     if findings:
         print(table(findings))
-    if unbuilt:
-        print(f"Not audited, not built in the file: {', '.join(unbuilt)}")
+    for layers, why in (
+        (unbuilt, "not built in the file"),
+        (not_keras, "not a layer class of Keras, so not rebuilt"),
+    ):
+        if layers:
+            names = ", ".join(printable(name) for name in layers)
+            print(f"Not audited, {why}: {names}")
     print(verdict(findings))
     return 1 if findings else 0
 

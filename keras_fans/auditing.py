@@ -13,9 +13,14 @@ values: whether the weight still holds the stock draw, the fixed one, or
 neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn.
 """
 
+import codecs
 import contextlib
+import inspect
 import json
 import math
+import os
+import re
+import stat
 import warnings
 import zipfile
 import zlib
@@ -107,12 +112,19 @@ def _describe(initializer):
     )
 
 
-def _findings(layer, rule, variable, path, values):
+def _findings(layer, rule, variable, path, values, max_values=None):
     """The `Finding`s of `variable`, the weight `rule` covers, whose values
-    are `values` (None: none known)."""
+    are `values` (None: none known); a weight of more than `max_values`
+    values is refused, not drawn."""
     initializer = getattr(layer, rule.initializer_attribute)
     if not _takes_fans(initializer):
         return []
+    size = math.prod(variable.shape)
+    if max_values is not None and size > max_values:
+        raise UnreadableFileError(
+            f"cannot audit layer {path!r}: its {rule.weight_name} has {size} "
+            f"values, more than the audit's limit of {max_values}"
+        )
     # Draw as a patched build does, with a marker in place of the user's
     # initializer: it sees each part the user's initializer fills, and
     # where it lands.
@@ -186,10 +198,10 @@ def _values(variable):
     return np.asarray(keras.ops.convert_to_numpy(variable.value))
 
 
-def _affected(model_or_layer, rules, path="", values=_values):
+def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
     """`(layer, rule, variable, findings)` for each weight that `rules`
     cover and that stock Keras draws with the wrong fans; `values(variable)`
-    gives its values (None: none known)."""
+    gives its values (None: none known); `max_values` as in `_findings`."""
     for layer, layer_path in _layers(model_or_layer, path):
         for rule in rules:
             cls = rule.installed_class()
@@ -199,7 +211,7 @@ def _affected(model_or_layer, rules, path="", values=_values):
             if variable is None:
                 continue
             findings = _findings(
-                layer, rule, variable, layer_path, values(variable)
+                layer, rule, variable, layer_path, values(variable), max_values
             )
             if findings:
                 yield layer, rule, variable, findings
@@ -299,136 +311,415 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
 
 
 def _first_sentence(error):
-    """The cause of a Keras deserialization error, in one line."""
+    """The cause of a Keras error, in one line."""
     cause = str(error).split("Exception encountered: ")[-1]
-    return cause.strip().splitlines()[0].split(". ")[0]
+    lines = cause.strip().splitlines() or [type(error).__name__]
+    return lines[0].split(". ")[0]
 
 
-def _read_config(path):
-    """The model config of a `.keras` archive or a model-config JSON file."""
-    if not path.exists():
-        raise UnreadableFileError("no such file")
-    if path.is_dir():
-        raise UnreadableFileError(
-            "a directory, not a .keras archive or a model-config JSON file"
-        )
-    if path.stat().st_size == 0:
-        raise UnreadableFileError("empty file")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                text = archive.read("config.json")
-        except KeyError:
+# The file audit. Limits on what it reads:
+MAX_CONFIG_BYTES = 64 * 2**20  # config.json, uncompressed, or a JSON file
+MAX_DEPTH = 200  # JSON nesting: [ and { outside strings
+MAX_NUMBER_CHARS = 40  # digits, sign, point and exponent of one number
+MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
+# Zip compression methods read; anything else is refused by name.
+_COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+_CHUNK = 2**20
+# Wrappers whose inner layers the walk reads: config key -> one config or
+# a list of them.
+_WRAPPED = {
+    "TimeDistributed": ("layer",),
+    "Bidirectional": ("layer", "backward_layer"),
+    "RNN": ("cell",),
+    "StackedRNNCells": ("cells",),
+}
+_MODELS = ("Functional", "Sequential", "Model")
+
+
+def _read_limited(file, what):
+    """At most `MAX_CONFIG_BYTES` of `file`, read in chunks: a zip header's
+    size can lie."""
+    chunks, size = [], 0
+    while chunk := file.read(_CHUNK):
+        size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
             raise UnreadableFileError(
-                "a zip without config.json, so not a .keras archive"
-            ) from None
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-            raise UnreadableFileError(f"corrupt zip: {error}") from None
-    else:
-        with open(path, "rb") as file:
-            if not file.read(64).lstrip().startswith(b"{"):
-                raise UnreadableFileError(
-                    "neither a .keras archive (not a zip) nor a model-config "
-                    "JSON file"
-                )
-        text = path.read_bytes()
+                f"{what} is larger than the audit's limit of "
+                f"{MAX_CONFIG_BYTES} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_archive(path):
     try:
-        config = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo("config.json")
+            except KeyError:
+                raise UnreadableFileError(
+                    "a zip without config.json, so not a .keras archive"
+                ) from None
+            if info.flag_bits & 0x1:
+                raise UnreadableFileError("config.json is encrypted")
+            if info.compress_type not in _COMPRESSIONS:
+                raise UnreadableFileError(
+                    f"config.json uses zip compression method "
+                    f"{info.compress_type}; only stored and deflated are read"
+                )
+            if info.file_size > MAX_CONFIG_BYTES:
+                raise UnreadableFileError(
+                    f"config.json declares {info.file_size} bytes, more than "
+                    f"the audit's limit of {MAX_CONFIG_BYTES}"
+                )
+            with archive.open(info) as file:
+                return _read_limited(file, "config.json")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise UnreadableFileError(f"corrupt zip: {error}") from None
+
+
+def _decode(data):
+    """`data` as text: a JSON object in UTF-8, with or without a byte-order
+    mark, after any whitespace."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        b"\x00" in data[:4]
+    ):
+        raise UnreadableFileError(
+            "config is UTF-16 or UTF-32; the audit reads UTF-8 JSON"
+        )
+    if not data.lstrip().startswith(b"{"):
+        raise UnreadableFileError(
+            "neither a .keras archive (not a zip) nor a model-config JSON file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableFileError(f"config is not UTF-8: {error}") from None
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_DEPTH_STEP = str.maketrans({"[": "\1", "{": "\1", "]": "\2", "}": "\2"})
+
+
+def _depth(text):
+    """The deepest nesting of `[` and `{` outside strings, in linear time."""
+    brackets = re.sub(r"[^\[\]{}]", "", _STRING.sub("", text))
+    steps = np.frombuffer(
+        brackets.translate(_DEPTH_STEP).encode("ascii"), np.uint8
+    )
+    return int(np.max(np.cumsum(3 - 2 * steps.astype(np.int64)), initial=0))
+
+
+def _number(parse):
+    def parse_number(text):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise UnreadableFileError(
+                f"config has a number of {len(text)} characters, more than "
+                f"the audit's limit of {MAX_NUMBER_CHARS}"
+            )
+        return parse(text)
+
+    return parse_number
+
+
+def _parse(data):
+    text = _decode(data)
+    if _depth(text) > MAX_DEPTH:
+        raise UnreadableFileError(
+            f"config is nested more than {MAX_DEPTH} levels deep"
+        )
+    try:
+        config = json.loads(
+            text,
+            parse_int=_number(int),
+            parse_float=_number(float),
+            parse_constant=_number(float),
+        )
+    except json.JSONDecodeError as error:
         raise UnreadableFileError(f"config is not JSON: {error}") from None
     if not isinstance(config, dict) or "class_name" not in config:
         raise UnreadableFileError("not a Keras config: no class_name")
     return config
 
 
-def _subclasses(cls):
-    yield cls
-    for subclass in cls.__subclasses__():
-        yield from _subclasses(subclass)
+def _read_config(path):
+    """The model config of a `.keras` archive or a model-config JSON file.
 
-
-def _skip_compile(self, *args, **kwargs):
-    """`compile` while a file is audited: nothing."""
-
-
-@contextlib.contextmanager
-def _compile_skipped():
-    """Inside, the `compile` of every Keras model class does nothing.
-
-    A model that compiles in its `__init__` (every KerasHub task) would
-    make its optimizer's variables in the audit's stateless scope, which
-    Keras refuses; the audit reads no optimizer.
+    Only a regular file is opened (a FIFO or device is refused from its
+    `stat`), and at most `MAX_CONFIG_BYTES` of config are read.
     """
-    classes = {*keras.Model.__mro__, *_subclasses(keras.Model)}
-    replaced = {
-        cls: vars(cls)["compile"] for cls in classes if "compile" in vars(cls)
-    }
-    for cls in replaced:
-        cls.compile = _skip_compile
     try:
-        yield
-    finally:
-        for cls, compile in replaced.items():
-            cls.compile = compile
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise UnreadableFileError("no such file") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise UnreadableFileError(
+            "a directory, not a .keras archive or a model-config JSON file"
+        )
+    if not stat.S_ISREG(status.st_mode):
+        raise UnreadableFileError("not a regular file (a FIFO or a device?)")
+    if status.st_size == 0:
+        raise UnreadableFileError("empty file")
+    with open(path, "rb") as file:
+        is_zip = file.read(4) == b"PK\x03\x04"
+    if is_zip or zipfile.is_zipfile(path):
+        return _parse(_read_archive(path))
+    if status.st_size > MAX_CONFIG_BYTES:
+        raise UnreadableFileError(
+            f"a JSON file of {status.st_size} bytes, more than the audit's "
+            f"limit of {MAX_CONFIG_BYTES}"
+        )
+    with open(path, "rb") as file:
+        return _parse(_read_limited(file, "the file"))
 
 
-def _config_findings(config, path, unbuilt):
-    """The findings of a stock build of the layer or model `config`, whose
-    path is `path` (None: the model audited).
+def _is_keras_own(config, package):
+    """Whether a serialized object names a class of Keras itself: its
+    module (never imported) is Keras's, and no registered package."""
+    module = config.get("module")
+    registered = config.get("registered_name")
+    own_module = module is None or (
+        isinstance(module, str)
+        and (module in ("keras", package) or module.startswith("keras.src."))
+    )
+    return own_module and registered in (None, config.get("class_name"))
 
-    Model configs are walked one layer at a time: a Sequential rebuilt whole
-    re-traces itself per layer added. The paths of layers left unbuilt (the
-    file has no build shape for them) go to `unbuilt`.
-    """
-    inner = config.get("config") or {}
-    name = inner.get("name", config["class_name"])
-    layers = inner.get("layers")
-    if config["class_name"] in ("Functional", "Sequential") and layers:
-        prefix = "" if path is None else _join(path, name)
-        return [
-            finding
-            for layer_config in layers
-            for finding in _config_findings(layer_config, prefix, unbuilt)
-        ]
-    path = _join(path or "", name)
+
+def _keras_class(objects, name, base):
+    """`objects[name]` if it is a Keras class derived from `base`."""
+    cls = objects.get(name) if isinstance(name, str) else None
+    if (
+        inspect.isclass(cls)
+        and issubclass(cls, base)
+        and cls.__module__.startswith("keras.")
+    ):
+        return cls
+    return None
+
+
+def _plain(value):
+    """Whether `value` is a number, string, None or a list of those."""
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _initializer(config):
+    """A Keras initializer rebuilt from `config`, or `"zeros"` (takes no
+    fans, so not audited) for one that is not Keras's own."""
+    objects = keras.src.initializers.ALL_OBJECTS_DICT
+    base = keras.initializers.Initializer
+    if isinstance(config, str):
+        return config if _keras_class(objects, config, base) else "zeros"
+    if not isinstance(config, dict) or not _is_keras_own(
+        config, "keras.initializers"
+    ):
+        return "zeros"
+    cls = _keras_class(objects, config.get("class_name"), base)
+    arguments = config.get("config")
+    if cls is None or not isinstance(arguments, dict):
+        return "zeros"
+    return cls.from_config(
+        {key: value for key, value in arguments.items() if _plain(value)}
+    )
+
+
+def _sanitized(config):
+    """The arguments of a layer to rebuild: numbers, strings and lists of
+    them as the file has them, initializers Keras's own (else `"zeros"`);
+    every other nested object (dtype policy, activation, regularizer,
+    constraint, quantization config) dropped: none enters a rule's fans."""
+    sanitized = {}
+    for key, value in config.items():
+        if key.endswith("initializer"):
+            sanitized[key] = _initializer(value)
+        elif key == "dtype" or "activation" in key:
+            continue
+        elif _plain(value):
+            sanitized[key] = value
+    return sanitized
+
+
+def _is_shape(value):
+    return isinstance(value, list) and all(
+        dim is None or (type(dim) is int and dim >= 0) for dim in value
+    )
+
+
+def _shapes(config):
+    """The shapes in the dict `config`, by key."""
+    if not isinstance(config, dict):
+        return {}
+    return {
+        key: tuple(value) for key, value in config.items() if _is_shape(value)
+    }
+
+
+def _build_config(config, shape):
+    """The layer's build config as Keras reads it, shapes only
+    (`input_shape`, or attention's `shapes_dict`), or
+    `{"input_shape": shape}` if it records none."""
+    build_config = config.get("build_config")
+    build_config = build_config if isinstance(build_config, dict) else {}
+    if "input_shape" in _shapes(build_config):
+        return {"input_shape": _shapes(build_config)["input_shape"]}
+    if _shapes(build_config.get("shapes_dict")):
+        return {"shapes_dict": _shapes(build_config["shapes_dict"])}
+    return {} if shape is None else {"input_shape": shape}
+
+
+def _rebuilt_classes():
+    """The classes a fan rule covers, and the Keras layers that build
+    covered sublayers from their own config (RNN layers their cell,
+    attention its projections)."""
+    covered = tuple(
+        cls
+        for rule in patching._rules(depthwise_kernels=True)
+        if (cls := rule.installed_class()) is not None
+    )
+    # LSTM, GRU, ConvLSTM2D, ... (RNN itself is a wrapper, walked).
+    composites = [keras.layers.RNN, keras.layers.MultiHeadAttention]
+    composites += [getattr(keras.layers, "GroupedQueryAttention", None)]
+    return covered + tuple(cls for cls in composites if cls is not None)
+
+
+def _rebuild(cls, config, build_config, path, result):
+    """Rebuilds one leaf layer from its sanitized config, without values,
+    and adds its findings to `result`."""
+    if not build_config:
+        result.unbuilt.append(path)
+        return
     try:
         # No values: in a stateless scope that does not initialize them on
         # exit, variables never call their initializers.
         scope = keras.StatelessScope(initialize_variables=False)
-        with scope, _compile_skipped(), warnings.catch_warnings():
+        with scope, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # Nor its compile config: the audit reads no optimizer.
-            layer = keras.saving.deserialize_keras_object(
-                {k: v for k, v in config.items() if k != "compile_config"}
-            )
-        if not layer.built:
-            unbuilt.append(path)
-        rules = patching._rules(depthwise_kernels=True)
-        return _all_findings(
-            _affected(layer, rules, path, values=lambda variable: None)
-        )
+            layer = cls.from_config(_sanitized(config))
+            layer.build_from_config(build_config)
     except Exception as error:
         raise UnreadableFileError(
             f"cannot rebuild layer {path!r}: {_first_sentence(error)}"
         ) from None
+    rules = patching._rules(depthwise_kernels=True)
+    for _, _, _, findings in _affected(
+        layer,
+        rules,
+        path,
+        values=lambda variable: None,
+        max_values=MAX_DRAWN_VALUES,
+    ):
+        result.findings.extend(findings)
+
+
+def _walk(config, path, shape, result):
+    """Audits the layer or model `config` at `path` (None: the model
+    audited), its build shape `shape` if the file records none."""
+    if not isinstance(config, dict) or not isinstance(
+        config.get("class_name"), str
+    ):
+        raise UnreadableFileError(
+            f"a layer without class_name below {path or 'the top'!r}"
+        )
+    class_name = config["class_name"]
+    inner = config.get("config", {})
+    if not isinstance(inner, dict):
+        raise UnreadableFileError(
+            f"the config of a {class_name!r} is a {type(inner).__name__}, "
+            "not an object"
+        )
+    name = inner.get("name", class_name)
+    name = name if isinstance(name, str) else class_name
+    build_config = _build_config(config, shape)
+    shape = build_config.get("input_shape")
+    own = _is_keras_own(config, "keras.layers")
+    if own and class_name in _MODELS and "layers" in inner:
+        layers = inner["layers"]
+        if not isinstance(layers, list):
+            raise UnreadableFileError(
+                f"the layers of {name!r} are a {type(layers).__name__}, "
+                "not a list"
+            )
+        prefix = "" if path is None else _join(path, name)
+        for layer_config in layers:
+            _walk(layer_config, prefix, None, result)
+        return
+    path = _join(path or "", name)
+    if not own:
+        result.not_keras.append(path)
+        return
+    if class_name in _WRAPPED:
+        _walk_wrapped(class_name, inner, path, shape, result)
+        return
+    cls = _keras_class(vars(keras.layers), class_name, keras.layers.Layer)
+    if cls is None:
+        result.not_keras.append(path)
+    elif issubclass(cls, _rebuilt_classes()):
+        _rebuild(cls, inner, build_config, path, result)
+
+
+def _walk_wrapped(class_name, inner, path, shape, result):
+    """The inner layers of a wrapper, each with its own recorded build
+    shape, or the one the wrapper hands it (TimeDistributed and RNN: a
+    step, without the time axis; Bidirectional: its own)."""
+    inner_shape = shape
+    if shape is not None and class_name in ("TimeDistributed", "RNN"):
+        inner_shape = shape[:1] + shape[2:]
+    for key in _WRAPPED[class_name]:
+        configs = inner.get(key)
+        if class_name == "Bidirectional" and key == "backward_layer":
+            # Without one, Keras builds it from the forward layer's config.
+            if configs is None:
+                configs = _renamed(inner.get("layer"), "backward_")
+        elif class_name == "Bidirectional":
+            configs = _renamed(configs, "forward_")
+        if configs is None:
+            continue
+        for index, config in enumerate(
+            configs if isinstance(configs, list) else [configs]
+        ):
+            _walk(config, path, inner_shape if index == 0 else None, result)
+
+
+def _renamed(config, prefix):
+    """A Bidirectional's inner layer config named as Keras names the layer
+    it builds from it: `prefix` + its name without the prefix."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
+        return config
+    name = prefix + inner["name"].removeprefix(prefix)
+    return {**config, "config": {**inner, "name": name}}
+
+
+class FileAudit(NamedTuple):
+    """`audit_file`'s result: the `Finding`s; the layers the file records
+    no build shape for; the layers not audited as not Keras's own."""
+
+    findings: list
+    unbuilt: list
+    not_keras: list
 
 
 def audit_file(path):
     """`audit` of a stock build of the config in a `.keras` archive or a
     model-config JSON file; no weights are loaded.
 
+    Nothing named by the file runs or is imported: the config is walked
+    here, and only a layer a fan rule covers is rebuilt, from a class of
+    Keras itself and its config with Keras's own initializers only.
+
     Returns:
-        `(findings, unbuilt)`: the `Finding`s, and the paths of the layers
-        the file has no build shape for (not audited).
+        A `FileAudit`.
 
     Raises:
-        UnreadableFileError: the file is missing, a directory, empty, not
-            a zip or JSON, a corrupt zip, a zip without `config.json`, or a
-            config Keras cannot rebuild (say an unknown layer class).
+        UnreadableFileError: the file cannot be read or audited; the
+            message, one line, says why.
     """
+    result = FileAudit([], [], [])
     try:
-        config = _read_config(Path(path))
+        _walk(_read_config(Path(path)), None, None, result)
     except OSError as error:
         raise UnreadableFileError(error.strerror or str(error)) from None
-    unbuilt = []
-    return _config_findings(config, None, unbuilt), unbuilt
+    return result
