@@ -5,7 +5,6 @@ command without a working default backend."""
 import os
 import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -226,7 +225,7 @@ def test_help_needs_no_backend(tmp_path):
     """Issue 24, 5: `--help` printed a 48-line traceback and exited 1."""
     result = run_without_tensorflow(tmp_path, "audit", "--help")
     assert result.returncode == 0, result.stderr
-    assert "Exit status" in result.stdout
+    assert "exit status:" in result.stdout
     assert result.stderr == ""
 
 
@@ -237,10 +236,8 @@ def test_a_backend_that_cannot_be_imported_is_one_line(tmp_path):
     result = run_without_tensorflow(tmp_path, "audit", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == textwrap.dedent(
-        """\
-        keras_fans audit: cannot import Keras's backend "tensorflow" (No \
-module named 'tensorflow'): set KERAS_BACKEND to an installed one (jax, \
-torch, tensorflow)
-        """
+    assert result.stderr == (
+        "keras_fans audit: cannot import Keras or its backend (No module "
+        "named 'tensorflow'): set KERAS_BACKEND to an installed one (jax, "
+        "torch, tensorflow)\n"
     )

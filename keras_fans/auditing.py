@@ -323,6 +323,8 @@ MAX_DEPTH = 200  # JSON nesting: [ and { outside strings
 MAX_NUMBER_CHARS = 40  # digits, sign, point and exponent of one number
 MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
 # Zip compression methods read; anything else is refused by name.
+# An HDF5 file's first bytes (Keras 2's `.h5` models).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 2**20
 # Wrappers whose inner layers the walk reads: config key -> one config or
@@ -463,8 +465,12 @@ def _read_config(path):
     if status.st_size == 0:
         raise UnreadableFileError("empty file")
     with open(path, "rb") as file:
-        is_zip = file.read(4) == b"PK\x03\x04"
-    if is_zip or zipfile.is_zipfile(path):
+        head = file.read(len(_HDF5_SIGNATURE))
+    if head == _HDF5_SIGNATURE:
+        raise UnreadableFileError(
+            "HDF5 files are not supported: re-save as .keras"
+        )
+    if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path):
         return _parse(_read_archive(path))
     if status.st_size > MAX_CONFIG_BYTES:
         raise UnreadableFileError(

@@ -270,10 +270,10 @@ def test_command_line(saved, capsys):
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["layer", "class", "weight"]
-    assert [line.split()[0] for line in lines[1:-1]] == [
+    assert [line.split()[0] for line in lines[1:-2]] == [
         f.path for f in findings
     ]
-    assert lines[-1] == (
+    assert lines[-2] == (
         "11 weights in 11 layers are drawn with the wrong fans (1 depthwise "
         "kernel, keras-team/keras#11773); worst: conv/bias, 2.6× too wide"
     )
@@ -314,8 +314,12 @@ BAD_FILES = {
     "directory": (lambda path: path.mkdir(), "a directory"),
     "empty": (lambda path: path.write_bytes(b""), "empty file"),
     "not a zip": (
-        lambda path: path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+        lambda path: path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)),
         "neither a .keras archive (not a zip) nor a model-config JSON file",
+    ),
+    "HDF5": (
+        lambda path: path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+        "HDF5 files are not supported: re-save as .keras",
     ),
     "zip without config.json": (
         lambda path: write_zip(path, {"metadata.json": "{}"}),
