@@ -2,6 +2,7 @@
 loaded models, models that compile in `__init__`, KerasHub tasks, and the
 command without a working default backend."""
 
+import json
 import os
 import subprocess
 import sys
@@ -241,3 +242,30 @@ def test_a_backend_that_cannot_be_imported_is_one_line(tmp_path):
         "named 'tensorflow'): set KERAS_BACKEND to an installed one (jax, "
         "torch, tensorflow)\n"
     )
+
+
+def test_force_is_checked():
+    model = wide_model()
+    with pytest.raises(TypeError, match="force='yes'"):
+        keras_fans.reset_parameters(model, style="fans", force="yes")
+    with pytest.raises(ValueError, match="force=True"):
+        keras_fans.reset_parameters(model, force=True)
+
+
+def test_several_paths_and_json(tmp_path, capsys):
+    from keras_fans.__main__ import main
+
+    wide_model().save(tmp_path / "wide.keras")
+    (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(8))
+    paths = [str(tmp_path / "wide.keras"), str(tmp_path / "old.h5")]
+    assert main(["audit", "--json", *paths]) == 2
+    out, err = capsys.readouterr()
+    wide, old = (json.loads(line) for line in out.splitlines())
+    assert [f["path"] for f in wide["findings"]] == ["wide"]
+    assert wide["findings"][0]["draw"] == "no values"
+    assert old == {
+        "path": paths[1],
+        "error": "HDF5 files are not supported: re-save as .keras",
+    }
+    assert err.count("\n") == 1
+    assert main(["audit", paths[0]]) == 1
