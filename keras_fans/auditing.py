@@ -11,6 +11,29 @@ differs between the weight's shape (what stock Keras uses) and the rule
 (the layer's true fans), and the weight was not drawn with its fans (built
 under `patch()`, or re-drawn by `reset_parameters(style="fans")`). A file
 records no draws: it is audited as a stock build of its config draws.
+
+A file is hostile: `audit_file` runs, imports and opens nothing the file
+names, on every Keras release. It never hands the file's structures to
+`keras.saving.deserialize_keras_object`, which imports the modules a config
+names and, rebuilding a nested model, calls its layers (a Lambda's function
+with arguments from the file). It walks the config itself: models
+(Functional, Sequential, Model) and wrappers (TimeDistributed,
+Bidirectional, RNN, StackedRNNCells) by their configs, as a build nests
+them. It rebuilds only a layer a fan rule covers (or one that builds
+covered sublayers from its own config: the RNN layers, attention), its
+class looked up by name among `keras.layers`, never from the file's
+"module", which must be Keras's; from its config it keeps numbers, strings
+and Keras's own initializers (any other initializer is "zeros", which takes
+no fans: not affected); other nested objects (dtype policies, activations,
+regularizers, constraints) are dropped, as no fan depends on them. Every
+other Keras layer is skipped; a layer not of Keras is listed as not
+audited. Rebuilding, rather than reading fans from the config, keeps the
+fans in one place, the rules, which read them from the built layer
+(einsum equations, data formats, cells). No value is drawn: variables are
+created in a stateless scope, and the draws of the rule are recorded by an
+initializer that returns a broadcast view (no memory); a weight of more
+than `MAX_DRAWN_VALUES` values is refused, as an LSTM's `unit_forget_bias`
+concatenates real arrays. Reads are bounded by the limits below.
 """
 
 import codecs
