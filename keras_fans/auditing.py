@@ -603,14 +603,15 @@ def _walk(config, path, shape, result):
         config.get("class_name"), str
     ):
         raise UnreadableFileError(
-            f"a layer without class_name below {path or 'the top'!r}"
+            "a layer without class_name in "
+            + (repr(path) if path else "the model")
         )
     class_name = config["class_name"]
     inner = config.get("config", {})
     if not isinstance(inner, dict):
         raise UnreadableFileError(
-            f"the config of a {class_name!r} is a {type(inner).__name__}, "
-            "not an object"
+            f"the config of a {class_name!r} is of type "
+            f"{type(inner).__name__}, not an object"
         )
     name = inner.get("name", class_name)
     name = name if isinstance(name, str) else class_name
@@ -621,7 +622,7 @@ def _walk(config, path, shape, result):
         layers = inner["layers"]
         if not isinstance(layers, list):
             raise UnreadableFileError(
-                f"the layers of {name!r} are a {type(layers).__name__}, "
+                f"the layers of {name!r} are of type {type(layers).__name__}, "
                 "not a list"
             )
         prefix = "" if path is None else _join(path, name)
