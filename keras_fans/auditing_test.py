@@ -1,9 +1,12 @@
 """`audit`, `reset_parameters(style="fans")` and `python -m keras_fans audit`
 on a model that mixes affected and unaffected layers."""
 
+import importlib
 import json
 import math
+import re
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -474,3 +477,21 @@ def test_names_from_the_file_cannot_forge_output(tmp_path, capsys):
     assert lines[2].startswith("1 weight in 1 layer is drawn")
     assert lines[2].endswith(f"worst: {escaped}/bias, 1.41× too narrow")
     assert "\x1b" not in out
+
+
+def test_the_readme_s_dotted_names_resolve():
+    """`keras_fans.audit.Finding` raised AttributeError: the function
+    `audit` shadowed its module. Every `keras_fans.x.y` the README names
+    resolves."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    names = set(re.findall(r"`(keras_fans(?:\.\w+)+)", readme))
+    assert "keras_fans.auditing.Finding" in names
+    for name in names:
+        _, *parts = name.split(".")
+        value = keras_fans
+        for part in parts:
+            if not hasattr(value, part):
+                # A submodule `import keras_fans` does not import itself.
+                value = importlib.import_module(f"{value.__name__}.{part}")
+            else:
+                value = getattr(value, part)
