@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 
@@ -71,11 +72,16 @@ def test_a_bad_file(tmp_path):
 # marker file absent or unchanged, whatever the Keras release.
 
 
-def run_audit_in(cwd, *arguments, timeout=300):
-    """`python -m keras_fans audit` run in `cwd`, where `python -m` puts
-    the current directory first on `sys.path`."""
+PYTHON_M = [sys.executable, "-m", "keras_fans"]
+# The console script `pip install` puts beside the interpreter.
+SCRIPT = [str(Path(sys.executable).with_name("keras-fans"))]
+
+
+def run_audit_in(cwd, command=PYTHON_M, timeout=300):
+    """`command audit model` run in `cwd`; `python -m` puts the current
+    directory first on `sys.path`."""
     return subprocess.run(
-        [sys.executable, *arguments, "-m", "keras_fans", "audit", "model"],
+        [*command, "audit", "model"],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -177,8 +183,9 @@ def test_a_module_the_file_names_is_not_imported(tmp_path):
             "config": {"name": "backbone"},
         },
     )
-    for arguments in ((), ("-P",)):
-        result = run_audit_in(tmp_path, *arguments)
+    python_p = [sys.executable, "-P", "-m", "keras_fans"]
+    for command in (PYTHON_M, python_p, SCRIPT):
+        result = run_audit_in(tmp_path, command)
         assert not (tmp_path / "keras_hub.py.imported").exists()
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == [
