@@ -323,8 +323,9 @@ _MODELS = ("Functional", "Sequential", "Model")
 
 
 def _read_limited(file, what):
-    """At most `MAX_CONFIG_BYTES` of `file`, read in chunks: a zip header's
-    size can lie."""
+    """All of `file`, refused past `MAX_CONFIG_BYTES`: read in chunks, as a
+    file's size can change after `stat` and a zip header's can lie (Python's
+    zipfile stops at the header's size: the header is checked first)."""
     chunks, size = [], 0
     while chunk := file.read(_CHUNK):
         size += len(chunk)
@@ -452,13 +453,8 @@ def _read_config(path):
         is_zip = file.read(4) == b"PK\x03\x04"
     if is_zip or zipfile.is_zipfile(path):
         return _parse(_read_archive(path))
-    if status.st_size > MAX_CONFIG_BYTES:
-        raise UnreadableFileError(
-            f"a JSON file of {status.st_size} bytes, more than the audit's "
-            f"limit of {MAX_CONFIG_BYTES}"
-        )
     with open(path, "rb") as file:
-        return _parse(_read_limited(file, "the file"))
+        return _parse(_read_limited(file, "the JSON file"))
 
 
 def _is_keras_own(config, package):
