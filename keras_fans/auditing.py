@@ -11,6 +11,29 @@ that initializer's `mode` picks differs between the weight's shape (what
 stock Keras uses) and the rule (the layer's true fans): a `Finding`. The
 values: whether the weight still holds the stock draw, the fixed one, or
 neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn.
+
+A file is hostile: `audit_file` runs, imports and opens nothing the file
+names, on every Keras release. It never hands the file's structures to
+`keras.saving.deserialize_keras_object`, which imports the modules a config
+names and, rebuilding a nested model, calls its layers (a Lambda's function
+with arguments from the file). It walks the config itself: models
+(Functional, Sequential, Model) and wrappers (TimeDistributed,
+Bidirectional, RNN, StackedRNNCells) by their configs, as a build nests
+them. It rebuilds only a layer a fan rule covers (or one that builds
+covered sublayers from its own config: the RNN layers, attention), its
+class looked up by name among `keras.layers`, never from the file's
+"module", which must be Keras's; from its config it keeps numbers, strings
+and Keras's own initializers (any other initializer is "zeros", which takes
+no fans: not affected); other nested objects (dtype policies, activations,
+regularizers, constraints) are dropped, as no fan depends on them. Every
+other Keras layer is skipped; a layer not of Keras is listed as not
+audited. Rebuilding, rather than reading fans from the config, keeps the
+fans in one place, the rules, which read them from the built layer
+(einsum equations, data formats, cells). No value is drawn: variables are
+created in a stateless scope, and the draws of the rule are recorded by an
+initializer that returns a broadcast view (no memory); a weight of more
+than `MAX_DRAWN_VALUES` values is refused, as an LSTM's `unit_forget_bias`
+concatenates real arrays. Reads are bounded by the limits below.
 """
 
 import codecs
@@ -339,8 +362,9 @@ _MODELS = ("Functional", "Sequential", "Model")
 
 
 def _read_limited(file, what):
-    """At most `MAX_CONFIG_BYTES` of `file`, read in chunks: a zip header's
-    size can lie."""
+    """All of `file`, refused past `MAX_CONFIG_BYTES`: read in chunks, as a
+    file's size can change after `stat` and a zip header's can lie (Python's
+    zipfile stops at the header's size: the header is checked first)."""
     chunks, size = [], 0
     while chunk := file.read(_CHUNK):
         size += len(chunk)
@@ -472,13 +496,8 @@ def _read_config(path):
         )
     if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path):
         return _parse(_read_archive(path))
-    if status.st_size > MAX_CONFIG_BYTES:
-        raise UnreadableFileError(
-            f"a JSON file of {status.st_size} bytes, more than the audit's "
-            f"limit of {MAX_CONFIG_BYTES}"
-        )
     with open(path, "rb") as file:
-        return _parse(_read_limited(file, "the file"))
+        return _parse(_read_limited(file, "the JSON file"))
 
 
 def _is_keras_own(config, package):
@@ -627,14 +646,15 @@ def _walk(config, path, shape, result):
         config.get("class_name"), str
     ):
         raise UnreadableFileError(
-            f"a layer without class_name below {path or 'the top'!r}"
+            "a layer without class_name in "
+            + (repr(path) if path else "the model")
         )
     class_name = config["class_name"]
     inner = config.get("config", {})
     if not isinstance(inner, dict):
         raise UnreadableFileError(
-            f"the config of a {class_name!r} is a {type(inner).__name__}, "
-            "not an object"
+            f"the config of a {class_name!r} is of type "
+            f"{type(inner).__name__}, not an object"
         )
     name = inner.get("name", class_name)
     name = name if isinstance(name, str) else class_name
@@ -645,7 +665,7 @@ def _walk(config, path, shape, result):
         layers = inner["layers"]
         if not isinstance(layers, list):
             raise UnreadableFileError(
-                f"the layers of {name!r} are a {type(layers).__name__}, "
+                f"the layers of {name!r} are of type {type(layers).__name__}, "
                 "not a list"
             )
         prefix = "" if path is None else _join(path, name)

@@ -1,15 +1,19 @@
 """`audit`, `reset_parameters(style="fans")` and `python -m keras_fans audit`
 on a model that mixes affected and unaffected layers."""
 
+import importlib
 import json
 import math
+import re
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import keras_fans
+from keras_fans import auditing
 from keras_fans import testing
 from keras_fans.__main__ import main
 from keras_fans.auditing import audit_file
@@ -296,6 +300,35 @@ def write_zip(path, members):
             archive.writestr(name, text)
 
 
+def write_json(path, config):
+    path.write_text(json.dumps(config))
+
+
+def forged_zip(path, flags=None, method=None, size=None):
+    """A `.keras` of a one-Dense model whose config.json's zip headers
+    (local and central) say `flags`, `method` or uncompressed `size`."""
+    write_zip(path, {"config.json": sequential_config(lambda dense: None)})
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    for header, offset in ((0, 6), (central, 8)):
+        for value, field, width in (
+            (flags, 0, 2),
+            (method, 2, 2),
+            (size, 16, 4),
+        ):
+            if value is not None:
+                at = header + offset + field
+                data[at : at + width] = value.to_bytes(width, "little")
+    path.write_bytes(bytes(data))
+
+
+def sparse_file(path, size):
+    """A JSON file of `size` bytes that takes no disk: "{" then a hole."""
+    with open(path, "wb") as file:
+        file.write(b"{")
+        file.truncate(size)
+
+
 def sequential_config(edit):
     """A Sequential's config JSON, its Dense's config changed by `edit`."""
     model = keras.Sequential([keras.Input((4,)), L.Dense(4, name="dense")])
@@ -342,6 +375,68 @@ BAD_FILES = {
         lambda path: path.write_text("{not json"),
         "config is not JSON: ",
     ),
+    # Issue 23: each gave a traceback or a hang, or read without bound.
+    "a device": (None, "not a regular file (a FIFO or a device?)"),
+    "config.json declared too large": (
+        lambda path: forged_zip(path, size=auditing.MAX_CONFIG_BYTES + 1),
+        f"config.json declares {auditing.MAX_CONFIG_BYTES + 1} bytes, more "
+        f"than the audit's limit of {auditing.MAX_CONFIG_BYTES}",
+    ),
+    "config.json declared too small": (
+        lambda path: forged_zip(path, size=10),
+        "corrupt zip: ",
+    ),
+    "a JSON file too large": (
+        lambda path: sparse_file(path, auditing.MAX_CONFIG_BYTES + 1),
+        "the JSON file is larger than the audit's limit of "
+        f"{auditing.MAX_CONFIG_BYTES} bytes",
+    ),
+    "encrypted": (
+        lambda path: forged_zip(path, flags=1),
+        "config.json is encrypted",
+    ),
+    "compression method 98": (
+        lambda path: forged_zip(path, method=98),
+        "config.json uses zip compression method 98; only stored and "
+        "deflated are read",
+    ),
+    "nested 100k deep": (
+        lambda path: path.write_text(
+            '{"class_name": "Dense", "config": '
+            + "[" * 10**5
+            + "]" * 10**5
+            + "}"
+        ),
+        f"config is nested more than {auditing.MAX_DEPTH} levels deep",
+    ),
+    "a 5000-digit integer": (
+        lambda path: path.write_text(
+            '{"class_name": "Dense", "config": {"units": ' + "9" * 5000 + "}}"
+        ),
+        "config has a number of 5000 characters, more than the audit's "
+        f"limit of {auditing.MAX_NUMBER_CHARS}",
+    ),
+    "config of the wrong type": (
+        lambda path: write_json(path, {"class_name": "Dense", "config": "x"}),
+        "the config of a 'Dense' is of type str, not an object",
+    ),
+    "layers of the wrong type": (
+        lambda path: write_json(
+            path, {"class_name": "Sequential", "config": {"layers": 5}}
+        ),
+        "the layers of 'Sequential' are of type int, not a list",
+    ),
+    "a layer without class_name": (
+        lambda path: write_json(
+            path,
+            {"class_name": "Sequential", "config": {"layers": [{"a": 1}]}},
+        ),
+        "a layer without class_name in the model",
+    ),
+    "UTF-16": (
+        lambda path: path.write_text('{"class_name": "Dense"}', "utf-16"),
+        "config is UTF-16 or UTF-32; the audit reads UTF-8 JSON",
+    ),
 }
 
 
@@ -359,9 +454,66 @@ def _corrupt(path, members):
 def test_a_bad_file_exits_2_with_one_line(case, tmp_path, capsys):
     make, reason = BAD_FILES[case]
     path = tmp_path / "model.keras"
-    make(path)
+    if make is None:
+        path = "/dev/zero"
+    else:
+        make(path)
     assert main(["audit", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"keras_fans audit: {path}: {reason}")
     assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def dense_model_config(name):
+    model = keras.Sequential(
+        [keras.Input((4,)), L.Dense(8, bias_initializer="he_uniform")]
+    )
+    config = json.loads(model.to_json())
+    config["config"]["layers"][1]["config"]["name"] = name
+    return config
+
+
+@pytest.mark.parametrize(
+    "prefix", [b"\xef\xbb\xbf", b" \n\t" * 40], ids=["BOM", "whitespace"]
+)
+def test_a_utf_8_byte_order_mark_and_leading_whitespace_are_read(
+    prefix, tmp_path
+):
+    path = tmp_path / "model.json"
+    path.write_bytes(prefix + json.dumps(dense_model_config("d")).encode())
+    findings, _, _ = audit_file(path)
+    assert [f.path for f in findings] == ["d"]
+
+
+def test_names_from_the_file_cannot_forge_output(tmp_path, capsys):
+    name = "x\nNo weight is drawn with the wrong fans.\x1b[2K"
+    path = tmp_path / "model.json"
+    write_json(path, dense_model_config(name))
+    assert main(["audit", str(path)]) == 1
+    out, _ = capsys.readouterr()
+    escaped = "x\\nNo weight is drawn with the wrong fans.\\x1b[2K"
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith(escaped + "  Dense")
+    assert lines[2].startswith("1 weight in 1 layer is drawn")
+    assert lines[2].endswith(f"worst: {escaped}/bias, 1.41× too narrow")
+    assert "\x1b" not in out
+
+
+def test_the_readme_s_dotted_names_resolve():
+    """`keras_fans.audit.Finding` raised AttributeError: the function
+    `audit` shadowed its module. Every `keras_fans.x.y` the README names
+    resolves."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    names = set(re.findall(r"`(keras_fans(?:\.\w+)+)", readme))
+    assert "keras_fans.auditing.Finding" in names
+    for name in names:
+        _, *parts = name.split(".")
+        value = keras_fans
+        for part in parts:
+            if not hasattr(value, part):
+                # A submodule `import keras_fans` does not import itself.
+                value = importlib.import_module(f"{value.__name__}.{part}")
+            else:
+                value = getattr(value, part)

@@ -85,6 +85,11 @@ def _region(low, high, dimension):
         if not np.all(np.isfinite(array)):
             raise ValueError(f"`{name}` must be finite; received {value!r}")
         bounds[name] = np.broadcast_to(array, (dimension,))
+    if not np.all(np.isfinite(bounds["high"] - bounds["low"])):
+        raise ValueError(
+            "The region [low, high] is too wide: `high - low` overflows. "
+            f"Received: low={low!r}, high={high!r}"
+        )
     empty = np.flatnonzero(bounds["high"] <= bounds["low"])
     if empty.size:
         i = empty[0]
@@ -141,10 +146,19 @@ def spread_breakpoints(layer, low, high, seed=None):
             f"`layer` {layer.name!r} has units whose kernel column is all "
             f"zero, so their hyperplane is undefined: units {zero.tolist()}"
         )
-    low, high = _region(low, high, kernel.shape[0])
+    region = _region(low, high, kernel.shape[0])
     uniforms = keras.random.uniform(kernel.shape, dtype="float32", seed=seed)
     bias = breakpoint_bias(
-        kernel, low, high, keras.ops.convert_to_numpy(uniforms)
+        kernel, *region, keras.ops.convert_to_numpy(uniforms)
     )
-    layer.bias.assign(keras.ops.convert_to_tensor(bias, layer.bias.dtype))
+    bias = keras.ops.convert_to_numpy(
+        keras.ops.convert_to_tensor(bias, layer.bias.dtype)
+    )
+    if not np.all(np.isfinite(bias)):
+        raise ValueError(
+            f"The region [low, high] is too far out: the bias of "
+            f"{layer.name!r} overflows its dtype ({layer.bias.dtype}). "
+            f"Received: low={low!r}, high={high!r}"
+        )
+    layer.bias.assign(bias)
     return layer

@@ -149,6 +149,22 @@ def biasless_layer():
         (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
         (lambda: dense(3, 4), 0.0, [[1.0]], ValueError, r"`high`.*\[\[1.0\]"),
         (lambda: dense(3, 4), 0.0, np.inf, ValueError, r"`high`.*finite"),
+        # Issue 23: every bias was NaN.
+        (
+            lambda: dense(3, 4),
+            -1e308,
+            1e308,
+            ValueError,
+            r"`high - low` overflows\. Received: low=-1e\+308, high=1e\+308",
+        ),
+        (
+            lambda: dense(3, 4),
+            1e300,
+            2e300,
+            ValueError,
+            r"bias of '\w+' overflows its dtype \(float32\)\. "
+            r"Received: low=1e\+300, high=2e\+300",
+        ),
         (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
         (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
         (

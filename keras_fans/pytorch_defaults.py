@@ -204,7 +204,8 @@ def reset_parameters(
     Args:
         model_or_layer: A built Keras layer or model.
         style: `"pytorch"` or `"fans"`.
-        seed: Integer seed for Keras's seed machinery, or None
+        seed: Integer seed for Keras's seed machinery, 0 to 2**31 - 1
+            (what every backend's seed state holds), or None
             (`"pytorch"` only).
         depthwise_kernels: As in `patch()`, whether depthwise kernels are
             re-drawn with the fans of one channel's filter (`"fans"` only).
@@ -222,6 +223,11 @@ def reset_parameters(
         left alone (no PyTorch counterpart). `"fans"`: the list of
         `keras_fans.auditing.Finding`s re-drawn.
     """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. Received: "
+            f"model_or_layer={model_or_layer!r}"
+        )
     if style not in ("pytorch", "fans"):
         raise ValueError(
             f'`style` must be "pytorch" or "fans". Received: style={style!r}'
@@ -238,6 +244,22 @@ def reset_parameters(
     if not isinstance(force, bool):
         raise TypeError(
             f"`force` must be True or False. Received: force={force!r}"
+        )
+    if depthwise_kernels is not None and not isinstance(
+        depthwise_kernels, bool
+    ):
+        raise TypeError(
+            "`depthwise_kernels` must be True, False or None. Received: "
+            f"depthwise_kernels={depthwise_kernels!r}"
+        )
+    if seed is not None and (
+        not isinstance(seed, int)
+        or isinstance(seed, bool)
+        or not 0 <= seed < 2**31
+    ):
+        raise ValueError(
+            "`seed` must be None or an integer from 0 to 2**31 - 1. "
+            f"Received: seed={seed!r}"
         )
     if style == "pytorch" and depthwise_kernels is not None:
         raise ValueError(
