@@ -189,7 +189,8 @@ def test_a_module_the_file_names_is_not_imported(tmp_path):
         assert not (tmp_path / "keras_hub.py.imported").exists()
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == [
-            "Not audited, not a layer class of Keras, so not rebuilt: backbone",
+            "Not audited, not a layer class of Keras, so not rebuilt (load "
+            "the model in Python and call keras_fans.audit(model)): backbone",
             "No weight is drawn with the wrong fans.",
         ]
 
@@ -218,7 +219,7 @@ def test_a_fifo_is_refused_unopened(tmp_path):
     write_model(inside, config)
     result = run_audit_in(inside, timeout=120)
     assert result.returncode == 1, result.stderr
-    assert result.stdout.splitlines()[-1].startswith(
+    assert result.stdout.splitlines()[-2].startswith(
         "1 weight in 1 layer is drawn with the wrong fans"
     )
 

@@ -494,7 +494,8 @@ def test_names_from_the_file_cannot_forge_output(tmp_path, capsys):
     out, _ = capsys.readouterr()
     escaped = "x\\nNo weight is drawn with the wrong fans.\\x1b[2K"
     lines = out.splitlines()
-    assert len(lines) == 3
+    # The table, the verdict and the next step.
+    assert len(lines) == 4
     assert lines[1].startswith(escaped + "  Dense")
     assert lines[2].startswith("1 weight in 1 layer is drawn")
     assert lines[2].endswith(f"worst: {escaped}/bias, 1.41× too narrow")
