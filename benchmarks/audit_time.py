@@ -4,7 +4,7 @@ Saves a stack of `--depth` Dense layers (widths alternating 64 and 32,
 `he_uniform` biases: every bias affected) as `.keras`, then per backend
 runs the command `--runs` times, each in a fresh process, and reports the
 median wall time of the command, of `import keras_fans` alone (the same
-process start), and of `keras_fans.audit.audit_file` in process.
+process start), and of `keras_fans.auditing.audit_file` in process.
 
 Usage: python -m benchmarks.audit_time [--depth 200] [--runs 5]
 """
@@ -31,9 +31,9 @@ keras.Sequential(layers).save(sys.argv[1])
 
 _AUDIT_IN_PROCESS = """
 import sys, time
-from keras_fans.audit import audit_file
+from keras_fans.auditing import audit_file
 start = time.perf_counter()
-findings, _ = audit_file(sys.argv[1])
+findings, _, _ = audit_file(sys.argv[1])
 print(time.perf_counter() - start, len(findings))
 """
 

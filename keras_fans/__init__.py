@@ -3,30 +3,40 @@
 `import keras_fans; keras_fans.patch()` makes every covered layer hand its
 bias initializer the layer's true fans, so `bias_initializer="he_uniform"`
 scales by the layer's input width instead of by the bias vector's length.
+
+The names below are imported on first use: `import keras_fans` imports no
+Keras (so `python -m keras_fans --help` needs no backend).
 """
 
-# First: refuses Keras 2 before any `keras.src` import can fail.
-from keras_fans import _keras_3  # noqa: F401
-from keras_fans import initializers
-from keras_fans.audit import audit
-from keras_fans.breakpoints import box_init
-from keras_fans.breakpoints import spread_breakpoints
-from keras_fans.initializers.random_initializers import compute_fans
-from keras_fans.patching import is_patched
-from keras_fans.patching import patch
-from keras_fans.patching import patched
-from keras_fans.patching import unpatch
-from keras_fans.pytorch_defaults import reset_parameters
+import importlib
 
-__all__ = [
-    "audit",
-    "box_init",
-    "compute_fans",
-    "initializers",
-    "is_patched",
-    "patch",
-    "patched",
-    "reset_parameters",
-    "spread_breakpoints",
-    "unpatch",
-]
+# Public name -> the module that defines it.
+_MODULES = {
+    "audit": "keras_fans.auditing",
+    "box_init": "keras_fans.breakpoints",
+    "compute_fans": "keras_fans.initializers.random_initializers",
+    "initializers": "keras_fans.initializers",
+    "is_patched": "keras_fans.patching",
+    "patch": "keras_fans.patching",
+    "patched": "keras_fans.patching",
+    "reset_parameters": "keras_fans.pytorch_defaults",
+    "spread_breakpoints": "keras_fans.breakpoints",
+    "unpatch": "keras_fans.patching",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name):
+    if name not in _MODULES:
+        raise AttributeError(f"module 'keras_fans' has no attribute {name!r}")
+    # First: refuses Keras 2 before any `keras.src` import can fail.
+    importlib.import_module("keras_fans._keras_3")
+    module = importlib.import_module(_MODULES[name])
+    value = module if name == "initializers" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULES))

@@ -11,7 +11,7 @@ import math
 import keras
 
 from keras_fans import patching
-from keras_fans.audit import redraw_with_fans
+from keras_fans.auditing import redraw_with_fans
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
 
@@ -184,7 +184,11 @@ def _reset_for(layer):
 
 
 def reset_parameters(
-    model_or_layer, style="pytorch", seed=None, depthwise_kernels=None
+    model_or_layer,
+    style="pytorch",
+    seed=None,
+    depthwise_kernels=None,
+    force=False,
 ):
     """Re-draws, in place, weights of `model_or_layer`.
 
@@ -193,21 +197,37 @@ def reset_parameters(
     - `style="fans"`: each weight that `keras_fans.audit` finds, exactly as
       a build under `keras_fans.patch()` draws it (the layer's own
       initializer and seed, handed its true fans); other weights untouched.
+      Only weights whose values still hold a stock draw (`audit`'s
+      `draw == "stock"`), of a model whose optimizer has taken no step:
+      otherwise it raises, naming each weight and why, and changes nothing.
 
     Args:
         model_or_layer: A built Keras layer or model.
         style: `"pytorch"` or `"fans"`.
-        seed: Integer seed for Keras's seed machinery, or None
+        seed: Integer seed for Keras's seed machinery, 0 to 2**31 - 1
+            (what every backend's seed state holds), or None
             (`"pytorch"` only).
         depthwise_kernels: As in `patch()`, whether depthwise kernels are
             re-drawn with the fans of one channel's filter (`"fans"` only).
             None: the option of the `patch()` in effect, else `True`.
+        force: `"fans"` only: re-draw every weight `audit` finds, even
+            trained, loaded or undecided ones.
+
+    Raises:
+        ValueError: `style="fans"` without `force=True`, naming each weight
+            that is not a stock draw (trained, loaded, undecided) or the
+            optimizer's steps.
 
     Returns:
         `"pytorch"`: the list of layers with weights of their own that were
         left alone (no PyTorch counterpart). `"fans"`: the list of
-        `keras_fans.audit.Finding`s re-drawn.
+        `keras_fans.auditing.Finding`s re-drawn.
     """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. Received: "
+            f"model_or_layer={model_or_layer!r}"
+        )
     if style not in ("pytorch", "fans"):
         raise ValueError(
             f'`style` must be "pytorch" or "fans". Received: style={style!r}'
@@ -216,6 +236,30 @@ def reset_parameters(
         raise ValueError(
             'style="fans" draws with each layer\'s own initializer and its '
             f"seed; `seed` must be None. Received: seed={seed!r}"
+        )
+    if style == "pytorch" and force is not False:
+        raise ValueError(
+            f'`force` applies to style="fans" only. Received: force={force!r}'
+        )
+    if not isinstance(force, bool):
+        raise TypeError(
+            f"`force` must be True or False. Received: force={force!r}"
+        )
+    if depthwise_kernels is not None and not isinstance(
+        depthwise_kernels, bool
+    ):
+        raise TypeError(
+            "`depthwise_kernels` must be True, False or None. Received: "
+            f"depthwise_kernels={depthwise_kernels!r}"
+        )
+    if seed is not None and (
+        not isinstance(seed, int)
+        or isinstance(seed, bool)
+        or not 0 <= seed < 2**31
+    ):
+        raise ValueError(
+            "`seed` must be None or an integer from 0 to 2**31 - 1. "
+            f"Received: seed={seed!r}"
         )
     if style == "pytorch" and depthwise_kernels is not None:
         raise ValueError(
@@ -229,7 +273,7 @@ def reset_parameters(
     if style == "fans":
         if depthwise_kernels is None:
             depthwise_kernels = patching._options.get("depthwise_kernels", True)
-        return redraw_with_fans(model_or_layer, depthwise_kernels)
+        return redraw_with_fans(model_or_layer, depthwise_kernels, force)
     seed = keras.random.SeedGenerator(seed)
     unsupported = []
 

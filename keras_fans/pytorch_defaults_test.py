@@ -345,6 +345,21 @@ def test_reset_parameters_rejects_bad_input():
         keras_fans.reset_parameters(keras.layers.Dense(2), style="tensorflow")
     with pytest.raises(ValueError, match="Build"):
         keras_fans.reset_parameters(keras.layers.Dense(2))
+    # Issue 23: an AttributeError, an OverflowError, and strings taken as
+    # True.
+    with pytest.raises(TypeError, match="model_or_layer='model'"):
+        keras_fans.reset_parameters("model")
+    layer = keras_built(lambda: keras.layers.Dense(8), (None, 4))
+    for seed in (-1, 2**31, 1.5, True):
+        with pytest.raises(ValueError, match=rf"seed={seed!r}"):
+            keras_fans.reset_parameters(layer, seed=seed)
+    for value in ("no", "False", 1, 0):
+        with pytest.raises(TypeError, match=rf"depthwise_kernels={value!r}"):
+            keras_fans.reset_parameters(
+                layer, style="fans", depthwise_kernels=value
+            )
+    keras_fans.reset_parameters(layer, seed=2**31 - 1)
+    keras_fans.reset_parameters(layer, seed=0)
 
 
 def test_pytorch_uniform_serializes():

@@ -20,7 +20,6 @@ import functools
 import importlib
 import inspect
 import threading
-import weakref
 from typing import Callable
 from typing import NamedTuple
 
@@ -45,7 +44,7 @@ class FanRule(NamedTuple):
     `apply(layer, initializer, fans)` returns the initializer to use instead
     of the one `build` passed to `add_weight` (default: `with_fans`).
     `initializer_attribute` is the layer's attribute holding the user's
-    initializer for the weight (read by `keras_fans.audit`).
+    initializer for the weight (read by `keras_fans.auditing`).
     """
 
     layer_class: type | str
@@ -67,20 +66,6 @@ class FanRule(NamedTuple):
 
 
 _local = threading.local()
-
-# The variables added with their rule's fans (while patched, or re-drawn by
-# `reset_parameters(style="fans")`), by id; an entry goes with its variable.
-_drawn_with_fans = weakref.WeakValueDictionary()
-
-
-def record_drawn_with_fans(variable):
-    """Records that `variable` was drawn with its rule's fans."""
-    _drawn_with_fans[id(variable)] = variable
-
-
-def drawn_with_fans(variable):
-    """Whether `variable` was drawn with its rule's fans."""
-    return _drawn_with_fans.get(id(variable)) is variable
 
 
 def _builds():
@@ -144,7 +129,6 @@ def _build_with_fans(build, rules, shape_name):
 
 def _add_weight(self, *args, **kwargs):
     """`Layer.add_weight`, with the fans of the layer's rule, if any."""
-    handed_fans = False
     for layer, input_shape, rules in reversed(_builds()):
         if layer is self:
             rule = rules.get(kwargs.get("name"))
@@ -152,12 +136,8 @@ def _add_weight(self, *args, **kwargs):
                 kwargs["initializer"] = rule.apply(
                     self, kwargs["initializer"], rule.fans(self, input_shape)
                 )
-                handed_fans = True
             break
-    variable = _stock_add_weight(self, *args, **kwargs)
-    if handed_fans:
-        record_drawn_with_fans(variable)
-    return variable
+    return _stock_add_weight(self, *args, **kwargs)
 
 
 def replacements(rules):

@@ -1,18 +1,22 @@
 """`audit`, `reset_parameters(style="fans")` and `python -m keras_fans audit`
 on a model that mixes affected and unaffected layers."""
 
+import importlib
 import json
 import math
+import re
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import keras_fans
+from keras_fans import auditing
 from keras_fans import testing
 from keras_fans.__main__ import main
-from keras_fans.audit import audit_file
+from keras_fans.auditing import audit_file
 
 pytestmark = testing.runtime_only(
     "the audit knows the draws of patch(); a natively fixed Keras has none"
@@ -153,12 +157,24 @@ def test_audit_rejects_what_it_cannot_audit():
         keras_fans.audit(L.Dense(4, name="unbuilt"))
 
 
+def stock_draws(model):
+    """The paths of the findings whose values are a stock draw."""
+    return [f.path for f in keras_fans.audit(model) if f.draw == "stock"]
+
+
 def test_audit_of_a_build_under_patch():
+    """Every weight holds the fixed draw, bit for bit (the instances'
+    seeds): the config's findings stay, the values say "fixed"."""
     with keras_fans.patched():
-        assert keras_fans.audit(mixed_model()) == []
+        findings = keras_fans.audit(mixed_model())
+    assert summary(findings) == EXPECTED
+    assert {f.draw for f in findings} == {"fixed"}
+    assert {f.evidence.split(" (")[0] for f in findings} == {
+        "bit-identical to a fixed redraw"
+    }
     with keras_fans.patched(depthwise_kernels=False):
         model = mixed_model()
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
 
 
 @pytest.mark.parametrize("patched", [False, True], ids=["stock", "patched"])
@@ -175,7 +191,8 @@ def test_repair_draws_as_a_patched_build(patched):
     repaired = keras_fans.reset_parameters(model, style="fans")
     assert keras_fans.is_patched() == patched
     assert repaired == affected
-    assert keras_fans.audit(model) == []
+    assert {f.draw for f in affected} == {"stock"}
+    assert {f.draw for f in keras_fans.audit(model)} == {"fixed"}
     # Here a variable's path is its layer's path and its name.
     redrawn = {f"{f.path}/{f.weight}" for f in repaired}
     for path, value in values(model).items():
@@ -187,11 +204,11 @@ def test_repair_draws_as_a_patched_build(patched):
 def test_repair_follows_the_depthwise_kernels_option():
     model = mixed_model()
     keras_fans.reset_parameters(model, style="fans", depthwise_kernels=False)
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
     model = mixed_model()
     with keras_fans.patched(depthwise_kernels=False):
         keras_fans.reset_parameters(model, style="fans")
-    assert [f.path for f in keras_fans.audit(model)] == ["depthwise"]
+    assert stock_draws(model) == ["depthwise"]
 
 
 def test_repair_rejects_the_other_style_s_options():
@@ -225,8 +242,13 @@ def saved(tmp_path):
 @needs_function_initializers_from_config
 def test_a_file_gives_the_model_s_findings(saved):
     archive, config, findings = saved
-    assert audit_file(archive) == (findings, [])
-    assert audit_file(config) == (findings, [])
+    no_values = [f._replace(draw="no values") for f in findings]
+    for path in (archive, config):
+        file_findings, unbuilt, not_keras = audit_file(path)
+        assert unbuilt == not_keras == []
+        assert [f._replace(evidence="") for f in file_findings] == [
+            f._replace(evidence="") for f in no_values
+        ]
 
 
 @needs_function_initializers_from_config
@@ -234,7 +256,7 @@ def test_a_file_is_audited_as_a_stock_build_draws_it(tmp_path):
     """A file records no draws: a stock build of its config is audited."""
     with keras_fans.patched():
         mixed_model().save(tmp_path / "patched.keras")
-        file_findings, _ = audit_file(tmp_path / "patched.keras")
+        file_findings, _, _ = audit_file(tmp_path / "patched.keras")
     assert summary(file_findings) == EXPECTED
 
 
@@ -242,7 +264,7 @@ def test_an_unbuilt_layer_is_reported(tmp_path):
     model = keras.Sequential([L.Dense(4, bias_initializer="he_uniform")])
     path = tmp_path / "unbuilt.json"
     path.write_text(model.to_json())
-    assert audit_file(path) == ([], [model.layers[0].name])
+    assert audit_file(path) == ([], [model.layers[0].name], [])
 
 
 @needs_function_initializers_from_config
@@ -252,10 +274,10 @@ def test_command_line(saved, capsys):
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["layer", "class", "weight"]
-    assert [line.split()[0] for line in lines[1:-1]] == [
+    assert [line.split()[0] for line in lines[1:-2]] == [
         f.path for f in findings
     ]
-    assert lines[-1] == (
+    assert lines[-2] == (
         "11 weights in 11 layers are drawn with the wrong fans (1 depthwise "
         "kernel, keras-team/keras#11773); worst: conv/bias, 2.6× too wide"
     )
@@ -278,12 +300,45 @@ def write_zip(path, members):
             archive.writestr(name, text)
 
 
-def unknown_class_config():
+def write_json(path, config):
+    path.write_text(json.dumps(config))
+
+
+def forged_zip(path, flags=None, method=None, size=None):
+    """A `.keras` of a one-Dense model whose config.json's zip headers
+    (local and central) say `flags`, `method` or uncompressed `size`."""
+    write_zip(path, {"config.json": sequential_config(lambda dense: None)})
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    for header, offset in ((0, 6), (central, 8)):
+        for value, field, width in (
+            (flags, 0, 2),
+            (method, 2, 2),
+            (size, 16, 4),
+        ):
+            if value is not None:
+                at = header + offset + field
+                data[at : at + width] = value.to_bytes(width, "little")
+    path.write_bytes(bytes(data))
+
+
+def sparse_file(path, size):
+    """A JSON file of `size` bytes that takes no disk: "{" then a hole."""
+    with open(path, "wb") as file:
+        file.write(b"{")
+        file.truncate(size)
+
+
+def sequential_config(edit):
+    """A Sequential's config JSON, its Dense's config changed by `edit`."""
     model = keras.Sequential([keras.Input((4,)), L.Dense(4, name="dense")])
     config = model.get_config()
-    config["layers"][1]["class_name"] = "NoSuchLayer"
-    config["layers"][1]["module"] = "no_such_module"
+    edit(config["layers"][1])
     return json.dumps({"class_name": "Sequential", "config": config})
+
+
+def unknown_argument(dense):
+    dense["config"]["no_such_argument"] = 1
 
 
 # name: (how to make the bad file at PATH, the reason printed).
@@ -292,8 +347,12 @@ BAD_FILES = {
     "directory": (lambda path: path.mkdir(), "a directory"),
     "empty": (lambda path: path.write_bytes(b""), "empty file"),
     "not a zip": (
-        lambda path: path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+        lambda path: path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)),
         "neither a .keras archive (not a zip) nor a model-config JSON file",
+    ),
+    "HDF5": (
+        lambda path: path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+        "HDF5 files are not supported: re-save as .keras",
     ),
     "zip without config.json": (
         lambda path: write_zip(path, {"metadata.json": "{}"}),
@@ -305,14 +364,78 @@ BAD_FILES = {
         ),
         "corrupt zip: ",
     ),
-    "unknown class": (
-        lambda path: write_zip(path, {"config.json": unknown_class_config()}),
+    "unknown argument": (
+        lambda path: write_zip(
+            path, {"config.json": sequential_config(unknown_argument)}
+        ),
         # Keras's own words follow; they differ across releases.
-        "cannot rebuild layer 'dense': Could not ",
+        "cannot rebuild layer 'dense': ",
     ),
     "not JSON": (
         lambda path: path.write_text("{not json"),
         "config is not JSON: ",
+    ),
+    # Issue 23: each gave a traceback or a hang, or read without bound.
+    "a device": (None, "not a regular file (a FIFO or a device?)"),
+    "config.json declared too large": (
+        lambda path: forged_zip(path, size=auditing.MAX_CONFIG_BYTES + 1),
+        f"config.json declares {auditing.MAX_CONFIG_BYTES + 1} bytes, more "
+        f"than the audit's limit of {auditing.MAX_CONFIG_BYTES}",
+    ),
+    "config.json declared too small": (
+        lambda path: forged_zip(path, size=10),
+        "corrupt zip: ",
+    ),
+    "a JSON file too large": (
+        lambda path: sparse_file(path, auditing.MAX_CONFIG_BYTES + 1),
+        "the JSON file is larger than the audit's limit of "
+        f"{auditing.MAX_CONFIG_BYTES} bytes",
+    ),
+    "encrypted": (
+        lambda path: forged_zip(path, flags=1),
+        "config.json is encrypted",
+    ),
+    "compression method 98": (
+        lambda path: forged_zip(path, method=98),
+        "config.json uses zip compression method 98; only stored and "
+        "deflated are read",
+    ),
+    "nested 100k deep": (
+        lambda path: path.write_text(
+            '{"class_name": "Dense", "config": '
+            + "[" * 10**5
+            + "]" * 10**5
+            + "}"
+        ),
+        f"config is nested more than {auditing.MAX_DEPTH} levels deep",
+    ),
+    "a 5000-digit integer": (
+        lambda path: path.write_text(
+            '{"class_name": "Dense", "config": {"units": ' + "9" * 5000 + "}}"
+        ),
+        "config has a number of 5000 characters, more than the audit's "
+        f"limit of {auditing.MAX_NUMBER_CHARS}",
+    ),
+    "config of the wrong type": (
+        lambda path: write_json(path, {"class_name": "Dense", "config": "x"}),
+        "the config of a 'Dense' is of type str, not an object",
+    ),
+    "layers of the wrong type": (
+        lambda path: write_json(
+            path, {"class_name": "Sequential", "config": {"layers": 5}}
+        ),
+        "the layers of 'Sequential' are of type int, not a list",
+    ),
+    "a layer without class_name": (
+        lambda path: write_json(
+            path,
+            {"class_name": "Sequential", "config": {"layers": [{"a": 1}]}},
+        ),
+        "a layer without class_name in the model",
+    ),
+    "UTF-16": (
+        lambda path: path.write_text('{"class_name": "Dense"}', "utf-16"),
+        "config is UTF-16 or UTF-32; the audit reads UTF-8 JSON",
     ),
 }
 
@@ -331,9 +454,67 @@ def _corrupt(path, members):
 def test_a_bad_file_exits_2_with_one_line(case, tmp_path, capsys):
     make, reason = BAD_FILES[case]
     path = tmp_path / "model.keras"
-    make(path)
+    if make is None:
+        path = "/dev/zero"
+    else:
+        make(path)
     assert main(["audit", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"keras_fans audit: {path}: {reason}")
     assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def dense_model_config(name):
+    model = keras.Sequential(
+        [keras.Input((4,)), L.Dense(8, bias_initializer="he_uniform")]
+    )
+    config = json.loads(model.to_json())
+    config["config"]["layers"][1]["config"]["name"] = name
+    return config
+
+
+@pytest.mark.parametrize(
+    "prefix", [b"\xef\xbb\xbf", b" \n\t" * 40], ids=["BOM", "whitespace"]
+)
+def test_a_utf_8_byte_order_mark_and_leading_whitespace_are_read(
+    prefix, tmp_path
+):
+    path = tmp_path / "model.json"
+    path.write_bytes(prefix + json.dumps(dense_model_config("d")).encode())
+    findings, _, _ = audit_file(path)
+    assert [f.path for f in findings] == ["d"]
+
+
+def test_names_from_the_file_cannot_forge_output(tmp_path, capsys):
+    name = "x\nNo weight is drawn with the wrong fans.\x1b[2K"
+    path = tmp_path / "model.json"
+    write_json(path, dense_model_config(name))
+    assert main(["audit", str(path)]) == 1
+    out, _ = capsys.readouterr()
+    escaped = "x\\nNo weight is drawn with the wrong fans.\\x1b[2K"
+    lines = out.splitlines()
+    # The table, the verdict and the next step.
+    assert len(lines) == 4
+    assert lines[1].startswith(escaped + "  Dense")
+    assert lines[2].startswith("1 weight in 1 layer is drawn")
+    assert lines[2].endswith(f"worst: {escaped}/bias, 1.41× too narrow")
+    assert "\x1b" not in out
+
+
+def test_the_readme_s_dotted_names_resolve():
+    """`keras_fans.audit.Finding` raised AttributeError: the function
+    `audit` shadowed its module. Every `keras_fans.x.y` the README names
+    resolves."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    names = set(re.findall(r"`(keras_fans(?:\.\w+)+)", readme))
+    assert "keras_fans.auditing.Finding" in names
+    for name in names:
+        _, *parts = name.split(".")
+        value = keras_fans
+        for part in parts:
+            if not hasattr(value, part):
+                # A submodule `import keras_fans` does not import itself.
+                value = importlib.import_module(f"{value.__name__}.{part}")
+            else:
+                value = getattr(value, part)

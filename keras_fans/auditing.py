@@ -1,0 +1,751 @@
+"""`audit`: which weights of a model are drawn with the wrong fans.
+
+Upstream file: none; a keras_fans utility. It reads the `FanRule`s of
+`patch()` (`keras_fans.patching._rules`), and re-draws through their
+`apply`, as a patched build does.
+
+Two statements per weight. The config: a rule covers it, its layer's
+initializer would take the fan context (a `VarianceScaling` whose
+`__call__` is Keras's or declares `fan_in` and `fan_out`), and the fan
+that initializer's `mode` picks differs between the weight's shape (what
+stock Keras uses) and the rule (the layer's true fans): a `Finding`. The
+values: whether the weight still holds the stock draw, the fixed one, or
+neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn.
+
+A file is hostile: `audit_file` runs, imports and opens nothing the file
+names, on every Keras release. It never hands the file's structures to
+`keras.saving.deserialize_keras_object`, which imports the modules a config
+names and, rebuilding a nested model, calls its layers (a Lambda's function
+with arguments from the file). It walks the config itself: models
+(Functional, Sequential, Model) and wrappers (TimeDistributed,
+Bidirectional, RNN, StackedRNNCells) by their configs, as a build nests
+them. It rebuilds only a layer a fan rule covers (or one that builds
+covered sublayers from its own config: the RNN layers, attention), its
+class looked up by name among `keras.layers`, never from the file's
+"module", which must be Keras's; from its config it keeps numbers, strings
+and Keras's own initializers (any other initializer is "zeros", which takes
+no fans: not affected); other nested objects (dtype policies, activations,
+regularizers, constraints) are dropped, as no fan depends on them. Every
+other Keras layer is skipped; a layer not of Keras is listed as not
+audited. Rebuilding, rather than reading fans from the config, keeps the
+fans in one place, the rules, which read them from the built layer
+(einsum equations, data formats, cells). No value is drawn: variables are
+created in a stateless scope, and the draws of the rule are recorded by an
+initializer that returns a broadcast view (no memory); a weight of more
+than `MAX_DRAWN_VALUES` values is refused, as an LSTM's `unit_forget_bias`
+concatenates real arrays. Reads are bounded by the limits below.
+"""
+
+import codecs
+import contextlib
+import inspect
+import json
+import math
+import os
+import re
+import stat
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from keras.src.initializers.random_initializers import VarianceScaling
+
+from keras_fans import draws
+from keras_fans import patching
+from keras_fans.initializers.fan_context import _declares_fans
+from keras_fans.initializers.random_initializers import compute_fans
+
+
+class Finding(NamedTuple):
+    """One draw of a weight's initializer with the wrong fans.
+
+    `kind` is `"bias"`, or `"depthwise_kernel"` for the depthwise kernels
+    of keras-team/keras#11773. `shape` is the shape the initializer fills:
+    the weight's, or a part of it (an LSTM bias with `unit_forget_bias` is
+    two draws, around the forget gate's ones). `stock_fan` is the fan stock
+    Keras takes from `shape` by the initializer's mode, `true_fan` the one
+    the layer's rule gives; `factor` = stock std / intended std
+    = sqrt(true_fan / stock_fan), each fan at least 1 as Keras divides.
+    `draw` is what the values say (`keras_fans.draws`): `"stock"`,
+    `"fixed"`, `"neither"` (trained, loaded, set by hand), `"undecided"`
+    (too few values), or `"no values"` (a config without weights);
+    `evidence` says why.
+    """
+
+    path: str
+    layer_class: str
+    weight: str
+    kind: str
+    shape: tuple
+    initializer: str
+    stock_fan: float
+    true_fan: float
+    factor: float
+    draw: str
+    evidence: str
+
+
+NO_VALUES = "no values"
+
+
+class UnreadableFileError(ValueError):
+    """`audit_file` cannot read the file; the message says why."""
+
+
+def _takes_fans(initializer):
+    """Whether `patch()` hands `initializer` its fans: a VarianceScaling
+    that keeps its class's `__call__` or declares the fans."""
+    call = type(initializer).__call__
+    return isinstance(initializer, VarianceScaling) and (
+        call is VarianceScaling.__call__ or _declares_fans(call)
+    )
+
+
+class _LayerWith:
+    """`layer`, except that `attribute` reads `value`."""
+
+    def __init__(self, layer, attribute, value):
+        self._layer = layer
+        vars(self)[attribute] = value
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+
+def _rule_fans(layer, rule, path):
+    """The rule's `(fan_in, fan_out)`, from the shape Keras built with."""
+    build_config = layer.get_build_config() or {}
+    if "input_shape" not in build_config:
+        raise ValueError(
+            f"Cannot audit layer {path!r}: Keras recorded no single input "
+            f"shape for it. Received: build config {build_config!r}"
+        )
+    return rule.fans(layer, build_config["input_shape"])
+
+
+def _describe(initializer):
+    return (
+        f"{type(initializer).__name__}(scale={initializer.scale:.4g}, "
+        f"mode={initializer.mode!r}, "
+        f"distribution={initializer.distribution!r})"
+    )
+
+
+def _findings(layer, rule, variable, path, values, max_values=None):
+    """The `Finding`s of `variable`, the weight `rule` covers, whose values
+    are `values` (None: none known); a weight of more than `max_values`
+    values is refused, not drawn."""
+    initializer = getattr(layer, rule.initializer_attribute)
+    if not _takes_fans(initializer):
+        return []
+    size = math.prod(variable.shape)
+    if max_values is not None and size > max_values:
+        raise UnreadableFileError(
+            f"cannot audit layer {path!r}: its {rule.weight_name} has {size} "
+            f"values, more than the audit's limit of {max_values}"
+        )
+    # Draw as a patched build does, with a marker in place of the user's
+    # initializer: it sees each part the user's initializer fills, and
+    # where it lands.
+    marker = draws.Marker(locate=values is not None)
+    view = _LayerWith(layer, rule.initializer_attribute, marker)
+    fans = _rule_fans(layer, rule, path)
+    filled = rule.apply(view, marker, fans)(variable.shape, dtype="float32")
+    # Keras before 3.15: `VarianceScaling` has no axes.
+    axes = (
+        getattr(initializer, "input_axes", None),
+        getattr(initializer, "output_axes", None),
+    )
+    kind = "bias" if rule.weight_name == "bias" else "depthwise_kernel"
+    findings = []
+    for shape, fan_in, fan_out, positions in marker.positions(filled):
+        stock_fans = compute_fans(shape, *axes)
+        true_fans = compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out)
+        stock = draws.mode_fan(initializer.mode, *stock_fans)
+        true = draws.mode_fan(initializer.mode, *true_fans)
+        if stock != true:
+            if values is None:
+                draw, evidence = NO_VALUES, "the file has no weights"
+            else:
+                part = values.ravel()[positions].reshape(shape)
+                verdict = draws.judge_draw(
+                    part, initializer, stock_fans, true_fans
+                )
+                draw, evidence = verdict.draw, verdict.reason
+            findings.append(
+                Finding(
+                    path=path,
+                    layer_class=type(layer).__name__,
+                    weight=rule.weight_name,
+                    kind=kind,
+                    shape=shape,
+                    initializer=_describe(initializer),
+                    stock_fan=stock,
+                    true_fan=true,
+                    factor=math.sqrt(max(1, true) / max(1, stock)),
+                    draw=draw,
+                    evidence=evidence,
+                )
+            )
+    return findings
+
+
+def _join(path, name):
+    return f"{path}/{name}" if path else name
+
+
+def _layers(root, path):
+    """`(layer, path)` for `root` and each layer below it, once each: a
+    layer's path joins `path` and the names below `root` with "/"; `root`
+    itself is `path`, or its name if `path` is empty."""
+    seen = set()
+
+    def visit(layer, path):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        yield layer, path or layer.name
+        for sublayer in layer._flatten_layers(
+            include_self=False, recursive=False
+        ):
+            yield from visit(sublayer, _join(path, sublayer.name))
+
+    return visit(root, path)
+
+
+def _values(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable.value))
+
+
+def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
+    """`(layer, rule, variable, findings)` for each weight that `rules`
+    cover and that stock Keras draws with the wrong fans; `values(variable)`
+    gives its values (None: none known); `max_values` as in `_findings`."""
+    for layer, layer_path in _layers(model_or_layer, path):
+        for rule in rules:
+            cls = rule.installed_class()
+            if cls is None or not isinstance(layer, cls):
+                continue
+            variable = getattr(layer, rule.weight_name, None)
+            if variable is None:
+                continue
+            findings = _findings(
+                layer, rule, variable, layer_path, values(variable), max_values
+            )
+            if findings:
+                yield layer, rule, variable, findings
+
+
+def _all_findings(affected):
+    return [finding for *_, findings in affected for finding in findings]
+
+
+def audit(model_or_layer):
+    """The weights of a built model or layer that stock Keras draws with
+    the wrong fans, and what their values hold.
+
+    Walks every layer below `model_or_layer` (nested models, wrappers,
+    RNN cells, attention projections) with the rules of `patch()`,
+    depthwise kernels included.
+
+    Returns:
+        A list of `Finding`, one per affected draw (an LSTM bias with
+        `unit_forget_bias` has two), each with its `draw`: `"stock"` is a
+        weight to repair; empty if the config draws nothing wrong.
+    """
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. Received: "
+            f"model_or_layer={model_or_layer!r}"
+        )
+    if not model_or_layer.built:
+        raise ValueError(
+            f"Build {model_or_layer.name!r} before auditing it: an unbuilt "
+            "layer has no weights yet."
+        )
+    return _all_findings(
+        _affected(model_or_layer, patching._rules(depthwise_kernels=True))
+    )
+
+
+def _optimizer_steps(model_or_layer):
+    optimizer = getattr(model_or_layer, "optimizer", None)
+    iterations = getattr(optimizer, "iterations", None)
+    return 0 if iterations is None else int(_values(iterations))
+
+
+def _refusal(model_or_layer, weights):
+    """Why the re-draw of `weights` (`(layer, rule, variable, findings)`)
+    is refused, in lines; empty if it is not."""
+    steps = _optimizer_steps(model_or_layer)
+    lines = [f"its optimizer has taken {steps} steps"] if steps else []
+    for *_, findings in weights:
+        if steps or draws.combine(findings) not in (draws.STOCK, draws.FIXED):
+            lines += [
+                f"{f.path}/{f.weight} {f.shape}: {f.draw}, {f.evidence}"
+                for f in findings
+            ]
+    return lines
+
+
+def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
+    """Re-draws each weight whose values are a stock draw with the wrong
+    fans in place, as a build under `patch(depthwise_kernels=...)` draws
+    it: the layer's own initializer, handed its true fans by the rule's
+    `apply`. Weights already holding the fixed draw are left alone.
+
+    Refuses, changing nothing, unless `force`: when the model's optimizer
+    has taken steps, or a weight is not a stock draw (trained, loaded or
+    set by hand, or too few values to tell).
+
+    Patches for the duration if not patched (process-wide, as `patch()`).
+
+    Returns:
+        The `Finding`s re-drawn.
+    """
+    rules = patching._rules(depthwise_kernels)
+    weights = list(_affected(model_or_layer, rules))
+    refusal = [] if force else _refusal(model_or_layer, weights)
+    if refusal:
+        raise ValueError(
+            f"Not re-drawing the weights of {model_or_layer.name!r}: they "
+            "may hold trained or loaded values. Pass `force=True` to "
+            "re-draw them anyway. " + "; ".join(refusal)
+        )
+    redrawn = []
+    with contextlib.ExitStack() as stack:
+        if not patching.is_patched():
+            stack.enter_context(patching.patched())
+        for layer, rule, variable, findings in weights:
+            if draws.combine(findings) == draws.FIXED:
+                continue
+            initializer = rule.apply(
+                layer,
+                getattr(layer, rule.initializer_attribute),
+                _rule_fans(layer, rule, findings[0].path),
+            )
+            variable.assign(initializer(variable.shape, dtype=variable.dtype))
+            redrawn += findings
+    return redrawn
+
+
+def _first_sentence(error):
+    """The cause of a Keras error, in one line."""
+    cause = str(error).split("Exception encountered: ")[-1]
+    lines = cause.strip().splitlines() or [type(error).__name__]
+    return lines[0].split(". ")[0]
+
+
+# The file audit. Limits on what it reads:
+MAX_CONFIG_BYTES = 64 * 2**20  # config.json, uncompressed, or a JSON file
+MAX_DEPTH = 200  # JSON nesting: [ and { outside strings
+MAX_NUMBER_CHARS = 40  # digits, sign, point and exponent of one number
+MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
+# Zip compression methods read; anything else is refused by name.
+# An HDF5 file's first bytes (Keras 2's `.h5` models).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+_CHUNK = 2**20
+# Wrappers whose inner layers the walk reads: config key -> one config or
+# a list of them.
+_WRAPPED = {
+    "TimeDistributed": ("layer",),
+    "Bidirectional": ("layer", "backward_layer"),
+    "RNN": ("cell",),
+    "StackedRNNCells": ("cells",),
+}
+_MODELS = ("Functional", "Sequential", "Model")
+
+
+def _read_limited(file, what):
+    """All of `file`, refused past `MAX_CONFIG_BYTES`: read in chunks, as a
+    file's size can change after `stat` and a zip header's can lie (Python's
+    zipfile stops at the header's size: the header is checked first)."""
+    chunks, size = [], 0
+    while chunk := file.read(_CHUNK):
+        size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            raise UnreadableFileError(
+                f"{what} is larger than the audit's limit of "
+                f"{MAX_CONFIG_BYTES} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_archive(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo("config.json")
+            except KeyError:
+                raise UnreadableFileError(
+                    "a zip without config.json, so not a .keras archive"
+                ) from None
+            if info.flag_bits & 0x1:
+                raise UnreadableFileError("config.json is encrypted")
+            if info.compress_type not in _COMPRESSIONS:
+                raise UnreadableFileError(
+                    f"config.json uses zip compression method "
+                    f"{info.compress_type}; only stored and deflated are read"
+                )
+            if info.file_size > MAX_CONFIG_BYTES:
+                raise UnreadableFileError(
+                    f"config.json declares {info.file_size} bytes, more than "
+                    f"the audit's limit of {MAX_CONFIG_BYTES}"
+                )
+            with archive.open(info) as file:
+                return _read_limited(file, "config.json")
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise UnreadableFileError(f"corrupt zip: {error}") from None
+
+
+def _decode(data):
+    """`data` as text: a JSON object in UTF-8, with or without a byte-order
+    mark, after any whitespace."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        b"\x00" in data[:4]
+    ):
+        raise UnreadableFileError(
+            "config is UTF-16 or UTF-32; the audit reads UTF-8 JSON"
+        )
+    if not data.lstrip().startswith(b"{"):
+        raise UnreadableFileError(
+            "neither a .keras archive (not a zip) nor a model-config JSON file"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableFileError(f"config is not UTF-8: {error}") from None
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_DEPTH_STEP = str.maketrans({"[": "\1", "{": "\1", "]": "\2", "}": "\2"})
+
+
+def _depth(text):
+    """The deepest nesting of `[` and `{` outside strings, in linear time."""
+    brackets = re.sub(r"[^\[\]{}]", "", _STRING.sub("", text))
+    steps = np.frombuffer(
+        brackets.translate(_DEPTH_STEP).encode("ascii"), np.uint8
+    )
+    return int(np.max(np.cumsum(3 - 2 * steps.astype(np.int64)), initial=0))
+
+
+def _number(parse):
+    def parse_number(text):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise UnreadableFileError(
+                f"config has a number of {len(text)} characters, more than "
+                f"the audit's limit of {MAX_NUMBER_CHARS}"
+            )
+        return parse(text)
+
+    return parse_number
+
+
+def _parse(data):
+    text = _decode(data)
+    if _depth(text) > MAX_DEPTH:
+        raise UnreadableFileError(
+            f"config is nested more than {MAX_DEPTH} levels deep"
+        )
+    try:
+        config = json.loads(
+            text,
+            parse_int=_number(int),
+            parse_float=_number(float),
+            parse_constant=_number(float),
+        )
+    except json.JSONDecodeError as error:
+        raise UnreadableFileError(f"config is not JSON: {error}") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise UnreadableFileError("not a Keras config: no class_name")
+    return config
+
+
+def _read_config(path):
+    """The model config of a `.keras` archive or a model-config JSON file.
+
+    Only a regular file is opened (a FIFO or device is refused from its
+    `stat`), and at most `MAX_CONFIG_BYTES` of config are read.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise UnreadableFileError("no such file") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise UnreadableFileError(
+            "a directory, not a .keras archive or a model-config JSON file"
+        )
+    if not stat.S_ISREG(status.st_mode):
+        raise UnreadableFileError("not a regular file (a FIFO or a device?)")
+    if status.st_size == 0:
+        raise UnreadableFileError("empty file")
+    with open(path, "rb") as file:
+        head = file.read(len(_HDF5_SIGNATURE))
+    if head == _HDF5_SIGNATURE:
+        raise UnreadableFileError(
+            "HDF5 files are not supported: re-save as .keras"
+        )
+    if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path):
+        return _parse(_read_archive(path))
+    with open(path, "rb") as file:
+        return _parse(_read_limited(file, "the JSON file"))
+
+
+def _is_keras_own(config, package):
+    """Whether a serialized object names a class of Keras itself: its
+    module (never imported) is Keras's, and no registered package."""
+    module = config.get("module")
+    registered = config.get("registered_name")
+    own_module = module is None or (
+        isinstance(module, str)
+        and (module in ("keras", package) or module.startswith("keras.src."))
+    )
+    return own_module and registered in (None, config.get("class_name"))
+
+
+def _keras_class(objects, name, base):
+    """`objects[name]` if it is a Keras class derived from `base`."""
+    cls = objects.get(name) if isinstance(name, str) else None
+    if (
+        inspect.isclass(cls)
+        and issubclass(cls, base)
+        and cls.__module__.startswith("keras.")
+    ):
+        return cls
+    return None
+
+
+def _plain(value):
+    """Whether `value` is a number, string, None or a list of those."""
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _initializer(config):
+    """A Keras initializer rebuilt from `config`, or `"zeros"` (takes no
+    fans, so not audited) for one that is not Keras's own."""
+    objects = keras.src.initializers.ALL_OBJECTS_DICT
+    base = keras.initializers.Initializer
+    if isinstance(config, str):
+        return config if _keras_class(objects, config, base) else "zeros"
+    if not isinstance(config, dict) or not _is_keras_own(
+        config, "keras.initializers"
+    ):
+        return "zeros"
+    cls = _keras_class(objects, config.get("class_name"), base)
+    arguments = config.get("config")
+    if cls is None or not isinstance(arguments, dict):
+        return "zeros"
+    return cls.from_config(
+        {key: value for key, value in arguments.items() if _plain(value)}
+    )
+
+
+def _sanitized(config):
+    """The arguments of a layer to rebuild: numbers, strings and lists of
+    them as the file has them, initializers Keras's own (else `"zeros"`);
+    every other nested object (dtype policy, activation, regularizer,
+    constraint, quantization config) dropped: none enters a rule's fans."""
+    sanitized = {}
+    for key, value in config.items():
+        if key.endswith("initializer"):
+            sanitized[key] = _initializer(value)
+        elif key == "dtype" or "activation" in key:
+            continue
+        elif _plain(value):
+            sanitized[key] = value
+    return sanitized
+
+
+def _is_shape(value):
+    return isinstance(value, list) and all(
+        dim is None or (type(dim) is int and dim >= 0) for dim in value
+    )
+
+
+def _shapes(config):
+    """The shapes in the dict `config`, by key."""
+    if not isinstance(config, dict):
+        return {}
+    return {
+        key: tuple(value) for key, value in config.items() if _is_shape(value)
+    }
+
+
+def _build_config(config, shape):
+    """The layer's build config as Keras reads it, shapes only
+    (`input_shape`, or attention's `shapes_dict`), or
+    `{"input_shape": shape}` if it records none."""
+    build_config = config.get("build_config")
+    build_config = build_config if isinstance(build_config, dict) else {}
+    if "input_shape" in _shapes(build_config):
+        return {"input_shape": _shapes(build_config)["input_shape"]}
+    if _shapes(build_config.get("shapes_dict")):
+        return {"shapes_dict": _shapes(build_config["shapes_dict"])}
+    return {} if shape is None else {"input_shape": shape}
+
+
+def _rebuilt_classes():
+    """The classes a fan rule covers, and the Keras layers that build
+    covered sublayers from their own config (RNN layers their cell,
+    attention its projections)."""
+    covered = tuple(
+        cls
+        for rule in patching._rules(depthwise_kernels=True)
+        if (cls := rule.installed_class()) is not None
+    )
+    # LSTM, GRU, ConvLSTM2D, ... (RNN itself is a wrapper, walked).
+    composites = [keras.layers.RNN, keras.layers.MultiHeadAttention]
+    composites += [getattr(keras.layers, "GroupedQueryAttention", None)]
+    return covered + tuple(cls for cls in composites if cls is not None)
+
+
+def _rebuild(cls, config, build_config, path, result):
+    """Rebuilds one leaf layer from its sanitized config, without values,
+    and adds its findings to `result`."""
+    if not build_config:
+        result.unbuilt.append(path)
+        return
+    try:
+        # No values: in a stateless scope that does not initialize them on
+        # exit, variables never call their initializers.
+        scope = keras.StatelessScope(initialize_variables=False)
+        with scope, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = cls.from_config(_sanitized(config))
+            layer.build_from_config(build_config)
+    except Exception as error:
+        raise UnreadableFileError(
+            f"cannot rebuild layer {path!r}: {_first_sentence(error)}"
+        ) from None
+    rules = patching._rules(depthwise_kernels=True)
+    for _, _, _, findings in _affected(
+        layer,
+        rules,
+        path,
+        values=lambda variable: None,
+        max_values=MAX_DRAWN_VALUES,
+    ):
+        result.findings.extend(findings)
+
+
+def _walk(config, path, shape, result):
+    """Audits the layer or model `config` at `path` (None: the model
+    audited), its build shape `shape` if the file records none."""
+    if not isinstance(config, dict) or not isinstance(
+        config.get("class_name"), str
+    ):
+        raise UnreadableFileError(
+            "a layer without class_name in "
+            + (repr(path) if path else "the model")
+        )
+    class_name = config["class_name"]
+    inner = config.get("config", {})
+    if not isinstance(inner, dict):
+        raise UnreadableFileError(
+            f"the config of a {class_name!r} is of type "
+            f"{type(inner).__name__}, not an object"
+        )
+    name = inner.get("name", class_name)
+    name = name if isinstance(name, str) else class_name
+    build_config = _build_config(config, shape)
+    shape = build_config.get("input_shape")
+    own = _is_keras_own(config, "keras.layers")
+    if own and class_name in _MODELS and "layers" in inner:
+        layers = inner["layers"]
+        if not isinstance(layers, list):
+            raise UnreadableFileError(
+                f"the layers of {name!r} are of type {type(layers).__name__}, "
+                "not a list"
+            )
+        prefix = "" if path is None else _join(path, name)
+        for layer_config in layers:
+            _walk(layer_config, prefix, None, result)
+        return
+    path = _join(path or "", name)
+    if not own:
+        result.not_keras.append(path)
+        return
+    if class_name in _WRAPPED:
+        _walk_wrapped(class_name, inner, path, shape, result)
+        return
+    cls = _keras_class(vars(keras.layers), class_name, keras.layers.Layer)
+    if cls is None:
+        result.not_keras.append(path)
+    elif issubclass(cls, _rebuilt_classes()):
+        _rebuild(cls, inner, build_config, path, result)
+
+
+def _walk_wrapped(class_name, inner, path, shape, result):
+    """The inner layers of a wrapper, each with its own recorded build
+    shape, or the one the wrapper hands it (TimeDistributed and RNN: a
+    step, without the time axis; Bidirectional: its own)."""
+    inner_shape = shape
+    if shape is not None and class_name in ("TimeDistributed", "RNN"):
+        inner_shape = shape[:1] + shape[2:]
+    for key in _WRAPPED[class_name]:
+        configs = inner.get(key)
+        if class_name == "Bidirectional" and key == "backward_layer":
+            # Without one, Keras builds it from the forward layer's config.
+            if configs is None:
+                configs = _renamed(inner.get("layer"), "backward_")
+        elif class_name == "Bidirectional":
+            configs = _renamed(configs, "forward_")
+        if configs is None:
+            continue
+        for index, config in enumerate(
+            configs if isinstance(configs, list) else [configs]
+        ):
+            _walk(config, path, inner_shape if index == 0 else None, result)
+
+
+def _renamed(config, prefix):
+    """A Bidirectional's inner layer config named as Keras names the layer
+    it builds from it: `prefix` + its name without the prefix."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
+        return config
+    name = prefix + inner["name"].removeprefix(prefix)
+    return {**config, "config": {**inner, "name": name}}
+
+
+class FileAudit(NamedTuple):
+    """`audit_file`'s result: the `Finding`s; the layers the file records
+    no build shape for; the layers not audited as not Keras's own."""
+
+    findings: list
+    unbuilt: list
+    not_keras: list
+
+
+def audit_file(path):
+    """`audit` of a stock build of the config in a `.keras` archive or a
+    model-config JSON file; no weights are loaded.
+
+    Nothing named by the file runs or is imported: the config is walked
+    here, and only a layer a fan rule covers is rebuilt, from a class of
+    Keras itself and its config with Keras's own initializers only.
+
+    Returns:
+        A `FileAudit`.
+
+    Raises:
+        UnreadableFileError: the file cannot be read or audited; the
+            message, one line, says why.
+    """
+    result = FileAudit([], [], [])
+    try:
+        _walk(_read_config(Path(path)), None, None, result)
+    except OSError as error:
+        raise UnreadableFileError(error.strerror or str(error)) from None
+    return result

@@ -1,0 +1,277 @@
+"""Whether a weight's values still hold a stock draw of its initializer.
+
+Upstream file: none; a keras_fans utility for `audit` and
+`reset_parameters(style="fans")`, which must never re-draw trained weights.
+
+A `VarianceScaling` draw of variance `v = scale / max(1, fan)` (`fan` by
+its `mode`) is exactly distributed as Keras draws it: `"uniform"`
+U(-sqrt(3v), sqrt(3v)); `"untruncated_normal"` N(0, v); `"truncated_normal"`
+a normal cut at two of its standard deviations, scaled so that the cut
+distribution has variance `v`. A weight is judged against two candidates,
+the stock draw (the fan stock Keras takes from the weight's shape) and the
+fixed one (the layer's true fan), by a Kolmogorov-Smirnov test of each at
+level `ALPHA`:
+
+- `"stock"` / `"fixed"`: consistent with that draw and not the other;
+- `"neither"`: both rejected (trained, loaded, set by hand);
+- `"undecided"`: too few values to tell the two apart.
+
+Power: with `c` the KS critical value for `n` values at `ALPHA`, and `d`
+the largest distance between the two candidate CDFs, a sample within `c`
+of one CDF is farther than `d - c` from the other. If `d > 2c` a draw of
+either candidate gets its own verdict with probability at least
+`1 - ALPHA`; otherwise the two cannot be told apart at this level and a
+sample consistent with either is `"undecided"`.
+
+Where the initializer is Keras's own with an integer seed, a redraw is
+reproducible: values bit-identical to a stock (or fixed) redraw are the
+strongest evidence, and decide whatever `n` is.
+"""
+
+import contextlib
+import math
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from keras.src.initializers.random_initializers import VarianceScaling
+from scipy import stats
+
+from keras_fans import patching
+from keras_fans.initializers.fan_context import with_fans
+
+# Level of each KS test: a stock (or fixed) draw is called otherwise with
+# at most this probability.
+ALPHA = 1e-4
+
+STOCK = "stock"
+FIXED = "fixed"
+NEITHER = "neither"
+UNDECIDED = "undecided"
+
+# Where the two candidate CDFs are compared: in standard deviations of the
+# wider one. Both are zero outside +-2 of them (uniform: +-sqrt(3); the
+# truncated normal: +-2.27) or below 1e-15 (normal).
+_GRID = np.linspace(-8.0, 8.0, 16001)
+
+
+class Verdict(NamedTuple):
+    """What a weight's values say about how they were drawn.
+
+    `draw` is `"stock"`, `"fixed"`, `"neither"` or `"undecided"`; `reason`
+    says why, in words. `n` values; `p_stock`, `p_fixed` the KS p-values
+    (None when bit-identity decided); `separation` the largest distance of
+    the two candidate CDFs, `critical` the KS critical value for `n` at
+    `ALPHA`: decidable when `separation > 2 * critical`.
+    """
+
+    draw: str
+    reason: str
+    n: int
+    p_stock: float | None
+    p_fixed: float | None
+    separation: float
+    critical: float
+
+
+def mode_fan(mode, fan_in, fan_out):
+    """The fan `VarianceScaling` divides by for `mode`."""
+    return {
+        "fan_in": fan_in,
+        "fan_out": fan_out,
+        "fan_avg": (fan_in + fan_out) / 2,
+    }[mode]
+
+
+def draw_variance(initializer, fan_in, fan_out):
+    """`scale / max(1, fan)`: the variance `initializer` draws with."""
+    fan = mode_fan(initializer.mode, fan_in, fan_out)
+    return initializer.scale / max(1.0, fan)
+
+
+def reference(distribution, variance):
+    """The exact distribution `VarianceScaling` draws: a frozen scipy one."""
+    if distribution == "uniform":
+        bound = math.sqrt(3.0 * variance)
+        return stats.uniform(loc=-bound, scale=2 * bound)
+    if distribution == "untruncated_normal":
+        return stats.norm(scale=math.sqrt(variance))
+    # The normal cut at +-2 of its standard deviations `s`, `s` chosen so
+    # that the cut distribution's standard deviation is sqrt(variance).
+    s = math.sqrt(variance) / stats.truncnorm(-2, 2).std()
+    return stats.truncnorm(-2, 2, scale=s)
+
+
+def separation(distribution, variance_a, variance_b):
+    """The largest distance between the CDFs of the two draws."""
+    wider = math.sqrt(max(variance_a, variance_b))
+    x = _GRID * wider
+    a = reference(distribution, variance_a).cdf(x)
+    b = reference(distribution, variance_b).cdf(x)
+    return float(np.abs(a - b).max())
+
+
+def critical(n):
+    """The KS statistic a sample of `n` exceeds with probability ALPHA."""
+    return float(stats.kstwo.isf(ALPHA, n))
+
+
+def smallest_decidable(distribution, variance_a, variance_b):
+    """The fewest values whose verdict `judge` can decide (`d > 2c`);
+    None if no sample size can (the two draws are the same)."""
+    d = separation(distribution, variance_a, variance_b)
+    if d <= 0:
+        return None
+    n = 1
+    while 2 * critical(n) >= d:
+        n *= 2
+    low, high = n // 2, n
+    while high - low > 1:
+        middle = (low + high) // 2
+        if 2 * critical(middle) < d:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def judge(values, distribution, stock_variance, fixed_variance):
+    """The `Verdict` of `values` against the stock and the fixed draw."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    n = x.size
+    d = separation(distribution, stock_variance, fixed_variance)
+    c = critical(n)
+    p_stock = float(
+        stats.kstest(x, reference(distribution, stock_variance).cdf).pvalue
+    )
+    p_fixed = float(
+        stats.kstest(x, reference(distribution, fixed_variance).cdf).pvalue
+    )
+    stock_fits, fixed_fits = p_stock > ALPHA, p_fixed > ALPHA
+    power = f"{n} values, CDFs {d:.3f} apart, KS critical {c:.3f}"
+    if not np.isfinite(x).all():
+        draw = NEITHER
+        reason = "not finite: trained (diverged), loaded or set by hand"
+    elif not (stock_fits or fixed_fits):
+        draw = NEITHER
+        reason = (
+            f"not a draw of its initializer, stock or fixed (KS p = "
+            f"{p_stock:.2g} and {p_fixed:.2g} < {ALPHA:g}): trained, "
+            "loaded or set by hand"
+        )
+    elif d <= 2 * c:
+        draw = UNDECIDED
+        reason = (
+            f"too few values to tell the stock draw from the fixed one at "
+            f"level {ALPHA:g} ({power}; needs CDFs more than 2 x critical "
+            "apart)"
+        )
+    elif stock_fits:
+        draw = STOCK
+        reason = f"consistent with the stock draw only (KS p = {p_stock:.2g})"
+    else:
+        draw = FIXED
+        reason = f"consistent with the fixed draw only (KS p = {p_fixed:.2g})"
+    return Verdict(draw, reason, n, p_stock, p_fixed, d, c)
+
+
+def reproducible(initializer):
+    """Whether a redraw of `initializer` gives its draws again: Keras's own
+    `VarianceScaling.__call__` with an integer seed (the one given, or, for
+    an instance made unseeded, the one Keras picked for it). A
+    `SeedGenerator` would advance; a user's `__call__` is not run."""
+    return (
+        isinstance(initializer, VarianceScaling)
+        and type(initializer).__call__ is VarianceScaling.__call__
+        and isinstance(initializer.seed, int)
+    )
+
+
+def redraws(initializer, shape, dtype, fans):
+    """`(stock, fixed)`: the values `initializer` draws for `shape` without
+    and with `fans`, as numpy arrays; patched for the duration if not."""
+    stock = keras.ops.convert_to_numpy(initializer(shape, dtype=dtype))
+    with contextlib.ExitStack() as stack:
+        if not patching.is_patched():
+            stack.enter_context(patching.patched())
+        fixed = with_fans(initializer, *fans)(shape, dtype=dtype)
+    return stock, keras.ops.convert_to_numpy(fixed)
+
+
+def judge_draw(values, initializer, stock_fans, true_fans):
+    """The `Verdict` of `values`, one draw of `initializer` (a
+    `VarianceScaling`) whose stock and true `(fan_in, fan_out)` are given.
+
+    Bit-identity with a redraw decides first, where `reproducible`.
+    """
+    values = np.asarray(values)
+    stock_variance = draw_variance(initializer, *stock_fans)
+    fixed_variance = draw_variance(initializer, *true_fans)
+    verdict = judge(
+        values, initializer.distribution, stock_variance, fixed_variance
+    )
+    if not reproducible(initializer):
+        return verdict
+    stock, fixed = redraws(
+        initializer, values.shape, values.dtype.name, true_fans
+    )
+    seed = initializer.seed
+    for draw, redraw in ((STOCK, stock), (FIXED, fixed)):
+        if np.array_equal(values, redraw):
+            return verdict._replace(
+                draw=draw,
+                reason=f"bit-identical to a {draw} redraw (seed {seed})",
+                p_stock=None,
+                p_fixed=None,
+            )
+    return verdict
+
+
+class Marker:
+    """Stands for a weight's initializer to find where each of its draws
+    lands: opts into the fan context, records each call's `(shape, fan_in,
+    fan_out)` and, if `locate`, fills it with -1, -2, ... numbered across
+    calls (exact in float32 up to 2**24 values), so a rule's `apply` (say
+    the LSTM's, around the forget gate's ones) can place the draws as it
+    likes; else with zeros that take no memory."""
+
+    def __init__(self, locate):
+        self.locate = locate
+        self.draws = []
+        self._count = 0
+
+    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
+        shape = tuple(shape)
+        size = math.prod(shape)
+        self.draws.append((shape, fan_in, fan_out, self._count))
+        self._count += size
+        if not self.locate:
+            return np.broadcast_to(np.zeros((), "float32"), shape)
+        numbers = np.arange(self._count - size + 1, self._count + 1)
+        return -numbers.reshape(shape).astype("float32")
+
+    def positions(self, filled):
+        """`(shape, fan_in, fan_out, positions)` per draw: `positions` index
+        the flattened weight, `filled` (the weight as the rule's `apply`
+        built it with this marker), in the order the draw filled them; None
+        if not `locate`."""
+        if not self.locate:
+            return [draw[:3] + (None,) for draw in self.draws]
+        flat = -np.asarray(filled, dtype=np.float64).ravel()
+        numbered = np.flatnonzero(flat >= 1)
+        order = numbered[np.argsort(flat[numbered])]
+        return [
+            (shape, fan_in, fan_out, order[start : start + math.prod(shape)])
+            for shape, fan_in, fan_out, start in self.draws
+        ]
+
+
+def combine(verdicts):
+    """One verdict for a weight drawn in parts: `"neither"` if any part is,
+    a draw if every part is that draw, else `"undecided"`."""
+    draws = {verdict.draw for verdict in verdicts}
+    if NEITHER in draws:
+        return NEITHER
+    if len(draws) == 1:
+        return draws.pop()
+    return UNDECIDED
