@@ -38,6 +38,7 @@ concatenates real arrays. Reads are bounded by the limits below.
 
 import codecs
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -552,6 +553,7 @@ def _build_config(config, shape):
     return {} if shape is None else {"input_shape": shape}
 
 
+@functools.cache
 def _rebuilt_classes():
     """The classes a fan rule covers, and the Keras layers that build
     covered sublayers from their own config (RNN layers their cell,
