@@ -312,8 +312,9 @@ MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
 # Zip compression methods read; anything else is refused by name.
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 2**20
-# Wrappers whose inner layers the walk reads: config key -> one config or
-# a list of them.
+# Wrappers whose inner layers the walk reads: their config keys, each one
+# config or a list of them; any other `keras.layers.Wrapper` (such as
+# SpectralNormalization) has its `layer`.
 _WRAPPED = {
     "TimeDistributed": ("layer",),
     "Bidirectional": ("layer", "backward_layer"),
@@ -631,11 +632,12 @@ def _walk(config, path, shape, result):
     if not own:
         result.not_keras.append(path)
         return
-    if class_name in _WRAPPED:
-        _walk_wrapped(class_name, inner, path, shape, result)
-        return
     cls = _keras_class(vars(keras.layers), class_name, keras.layers.Layer)
-    if cls is None:
+    if class_name in _WRAPPED or (
+        cls is not None and issubclass(cls, keras.layers.Wrapper)
+    ):
+        _walk_wrapped(class_name, inner, path, shape, result)
+    elif cls is None:
         result.not_keras.append(path)
     elif issubclass(cls, _rebuilt_classes()):
         _rebuild(cls, inner, build_config, path, result)
@@ -648,7 +650,7 @@ def _walk_wrapped(class_name, inner, path, shape, result):
     inner_shape = shape
     if shape is not None and class_name in ("TimeDistributed", "RNN"):
         inner_shape = shape[:1] + shape[2:]
-    for key in _WRAPPED[class_name]:
+    for key in _WRAPPED.get(class_name, ("layer",)):
         configs = inner.get(key)
         if class_name == "Bidirectional" and key == "backward_layer":
             # Without one, Keras builds it from the forward layer's config.

@@ -495,3 +495,37 @@ def test_the_readme_s_dotted_names_resolve():
                 value = importlib.import_module(f"{value.__name__}.{part}")
             else:
                 value = getattr(value, part)
+
+
+def test_a_file_s_wrappers_are_walked(tmp_path):
+    """Any `keras.layers.Wrapper` (SpectralNormalization here), an RNN of
+    stacked cells and a nested Sequential, as the walk reads them."""
+    model = keras.Sequential(
+        [
+            keras.Input((5, 6)),
+            L.RNN(
+                L.StackedRNNCells(
+                    [
+                        L.LSTMCell(3, bias_initializer="he_uniform"),
+                        L.GRUCell(2, bias_initializer="he_uniform"),
+                    ]
+                ),
+                name="rnn",
+            ),
+            keras.Sequential(
+                [
+                    L.SpectralNormalization(
+                        L.Dense(4, bias_initializer="he_uniform", name="d"),
+                        name="sn",
+                    )
+                ],
+                name="inner",
+            ),
+        ]
+    )
+    path = tmp_path / "model.json"
+    path.write_text(model.to_json())
+    findings, unbuilt, not_keras = audit_file(path)
+    assert (unbuilt, not_keras) == ([], [])
+    assert sorted(summary(findings)) == sorted(summary(keras_fans.audit(model)))
+    assert len({f.path for f in findings}) == 3
