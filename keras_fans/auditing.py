@@ -566,8 +566,22 @@ def _rebuilt_classes():
     )
     # LSTM, GRU, ConvLSTM2D, ... (RNN itself is a wrapper, walked).
     composites = [keras.layers.RNN, keras.layers.MultiHeadAttention]
-    composites += [getattr(keras.layers, "GroupedQueryAttention", None)]
+    # Exported as GroupQueryAttention (Keras 3.1 on).
+    composites += [getattr(keras.layers, "GroupQueryAttention", None)]
     return covered + tuple(cls for cls in composites if cls is not None)
+
+
+@functools.cache
+def _layer_classes():
+    """The public `keras.layers` classes by their exported names (which
+    configs write) and their class names (GroupedQueryAttention is
+    exported as GroupQueryAttention)."""
+    classes = {
+        name: cls
+        for name, cls in vars(keras.layers).items()
+        if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)
+    }
+    return {cls.__name__: cls for cls in classes.values()} | classes
 
 
 def _rebuild(cls, config, build_config, path, result):
@@ -632,7 +646,7 @@ def _walk(config, path, shape, result):
     if not own:
         result.not_keras.append(path)
         return
-    cls = _keras_class(vars(keras.layers), class_name, keras.layers.Layer)
+    cls = _keras_class(_layer_classes(), class_name, keras.layers.Layer)
     if class_name in _WRAPPED or (
         cls is not None and issubclass(cls, keras.layers.Wrapper)
     ):

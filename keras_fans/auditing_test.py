@@ -529,3 +529,56 @@ def test_a_file_s_wrappers_are_walked(tmp_path):
     assert (unbuilt, not_keras) == ([], [])
     assert sorted(summary(findings)) == sorted(summary(keras_fans.audit(model)))
     assert len({f.path for f in findings}) == 3
+
+
+def test_every_keras_layer_holding_a_covered_layer_is_rebuilt_or_walked():
+    """A public Keras layer whose build holds a layer a fan rule covers is
+    rebuilt or walked by the file audit, never skipped (a future Keras
+    layer like MultiHeadAttention makes this fail). Built as the coverage
+    guard builds each layer."""
+    from keras_fans.layers import coverage_test
+
+    covered = tuple(
+        cls
+        for rule in keras_fans.patching._rules(depthwise_kernels=True)
+        if (cls := rule.installed_class()) is not None
+    )
+    skipped = []
+    for cls in coverage_test.public_layer_classes():
+        arguments = coverage_test.constructor_arguments(cls)
+        if (
+            issubclass(cls, auditing._rebuilt_classes())
+            or issubclass(cls, keras.layers.Wrapper)
+            or cls.__name__ in auditing._WRAPPED
+            or arguments is None
+        ):
+            continue
+        try:
+            layer = coverage_test.build(cls, arguments)
+        except Exception:
+            continue
+        if any(
+            isinstance(sub, covered) for sub, _ in auditing._layers(layer, "")
+        ):
+            skipped.append(cls.__name__)
+    assert skipped == []
+
+
+@pytest.mark.skipif(
+    not hasattr(keras.layers, "GroupQueryAttention"),
+    reason="GroupQueryAttention is new in Keras 3.1",
+)
+def test_a_file_s_grouped_query_attention_is_audited(tmp_path):
+    """Its config names the class GroupedQueryAttention, exported as
+    GroupQueryAttention."""
+    query = keras.Input((5, 4))
+    attention = L.GroupQueryAttention(
+        2, 2, 1, bias_initializer="he_uniform", name="gqa"
+    )
+    model = keras.Model(query, attention(query, query))
+    path = tmp_path / "model.json"
+    path.write_text(model.to_json())
+    findings, unbuilt, not_keras = audit_file(path)
+    assert (unbuilt, not_keras) == ([], [])
+    assert summary(findings) == summary(keras_fans.audit(model))
+    assert "gqa/query" in {f.path for f in findings}
