@@ -5,6 +5,7 @@ import importlib
 import json
 import math
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -582,3 +583,27 @@ def test_a_file_s_grouped_query_attention_is_audited(tmp_path):
     assert (unbuilt, not_keras) == ([], [])
     assert summary(findings) == summary(keras_fans.audit(model))
     assert "gqa/query" in {f.path for f in findings}
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        {"module": "no_such_module", "class_name": "HeUniform", "config": {}},
+        {
+            "module": "keras.initializers",
+            "class_name": "HeUniform",
+            "registered_name": "no_such_module>HeUniform",
+            "config": {},
+        },
+        "no_such_initializer",
+    ],
+    ids=["module", "registered", "string"],
+)
+def test_an_initializer_not_of_keras_is_not_affected(initializer, tmp_path):
+    """Never imported nor rebuilt: treated as taking no fans."""
+    config = dense_model_config("d")
+    config["config"]["layers"][1]["config"]["bias_initializer"] = initializer
+    path = tmp_path / "model.json"
+    write_json(path, config)
+    assert audit_file(path) == ([], [], [])
+    assert "no_such_module" not in sys.modules
