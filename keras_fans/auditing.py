@@ -38,6 +38,7 @@ concatenates real arrays. Reads are bounded by the limits below.
 
 import codecs
 import contextlib
+import functools
 import inspect
 import json
 import math
@@ -350,8 +351,9 @@ MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 2**20
-# Wrappers whose inner layers the walk reads: config key -> one config or
-# a list of them.
+# Wrappers whose inner layers the walk reads: their config keys, each one
+# config or a list of them; any other `keras.layers.Wrapper` (such as
+# SpectralNormalization) has its `layer`.
 _WRAPPED = {
     "TimeDistributed": ("layer",),
     "Bidirectional": ("layer", "backward_layer"),
@@ -595,6 +597,7 @@ def _build_config(config, shape):
     return {} if shape is None else {"input_shape": shape}
 
 
+@functools.cache
 def _rebuilt_classes():
     """The classes a fan rule covers, and the Keras layers that build
     covered sublayers from their own config (RNN layers their cell,
@@ -606,8 +609,22 @@ def _rebuilt_classes():
     )
     # LSTM, GRU, ConvLSTM2D, ... (RNN itself is a wrapper, walked).
     composites = [keras.layers.RNN, keras.layers.MultiHeadAttention]
-    composites += [getattr(keras.layers, "GroupedQueryAttention", None)]
+    # Exported as GroupQueryAttention (Keras 3.1 on).
+    composites += [getattr(keras.layers, "GroupQueryAttention", None)]
     return covered + tuple(cls for cls in composites if cls is not None)
+
+
+@functools.cache
+def _layer_classes():
+    """The public `keras.layers` classes by their exported names (which
+    configs write) and their class names (GroupedQueryAttention is
+    exported as GroupQueryAttention)."""
+    classes = {
+        name: cls
+        for name, cls in vars(keras.layers).items()
+        if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)
+    }
+    return {cls.__name__: cls for cls in classes.values()} | classes
 
 
 def _rebuild(cls, config, build_config, path, result):
@@ -676,11 +693,12 @@ def _walk(config, path, shape, result):
     if not own:
         result.not_keras.append(path)
         return
-    if class_name in _WRAPPED:
+    cls = _keras_class(_layer_classes(), class_name, keras.layers.Layer)
+    if class_name in _WRAPPED or (
+        cls is not None and issubclass(cls, keras.layers.Wrapper)
+    ):
         _walk_wrapped(class_name, inner, path, shape, result)
-        return
-    cls = _keras_class(vars(keras.layers), class_name, keras.layers.Layer)
-    if cls is None:
+    elif cls is None:
         result.not_keras.append(path)
     elif issubclass(cls, _rebuilt_classes()):
         _rebuild(cls, inner, build_config, path, result)
@@ -693,7 +711,7 @@ def _walk_wrapped(class_name, inner, path, shape, result):
     inner_shape = shape
     if shape is not None and class_name in ("TimeDistributed", "RNN"):
         inner_shape = shape[:1] + shape[2:]
-    for key in _WRAPPED[class_name]:
+    for key in _WRAPPED.get(class_name, ("layer",)):
         configs = inner.get(key)
         if class_name == "Bidirectional" and key == "backward_layer":
             # Without one, Keras builds it from the forward layer's config.
