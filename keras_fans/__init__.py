@@ -5,6 +5,10 @@ bias initializer the layer's true fans, so `bias_initializer="he_uniform"`
 scales by the layer's input width instead of by the bias vector's length.
 """
 
+# The version, here only: pyproject.toml reads it (setuptools `attr`),
+# without importing the package.
+__version__ = "0.1.0"
+
 # First: refuses Keras 2 before any `keras.src` import can fail.
 from keras_fans import _keras_3  # noqa: F401
 from keras_fans import initializers
@@ -18,6 +22,7 @@ from keras_fans.patching import unpatch
 from keras_fans.pytorch_defaults import reset_parameters
 
 __all__ = [
+    "__version__",
     "audit",
     "compute_fans",
     "initializers",
