@@ -81,3 +81,22 @@ def test_native_reference_draws_none_of_the_keras_values():
         np.concatenate(native_values).astype("float32"),
     )
     assert shared.size == 0, f"{shared.size} values drawn by both"
+
+
+def test_the_summary_compares_cell_by_cell_with_the_reference():
+    rows = [
+        {"backend": "jax", "width": 16, "variant": v, "median_mse": m}
+        for v, m in (("stock", 0.5), ("patched", 0.25))
+    ]
+    reference = [dict(row, width="16") for row in rows]
+    assert sine_wave.compare(rows, reference) == [
+        "jax          2 of 2 cells bit-identical, largest relative "
+        "difference 0.0e+00"
+    ]
+    reference[1]["median_mse"] = "0.2"
+    rows.append(dict(rows[0], width=64))
+    assert sine_wave.compare(rows, reference) == [
+        "1 of 3 cells are not in the reference (another configuration)",
+        "jax          1 of 2 cells bit-identical, largest relative "
+        "difference 2.5e-01",
+    ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: the sine-wave experiment (stock Keras vs keras_fans vs native
 # PyTorch) on TensorFlow, JAX and PyTorch, then the overhead benchmark.
-# Writes results/sine_wave.csv and results/sine_wave.png.
+# Writes out/sine_wave.csv, out/sine_wave.png and out/sine_wave_summary.txt
+# (out/ is ignored by git); the committed results/ stay the reference they are
+# compared with (refresh it: cp out/sine_wave.* results/, then commit).
 # --study also runs the breakpoint-spreading study (benchmarks/spread_study.py)
 # and writes results/spread_study.csv and results/spread_study.png.
 # Other arguments go to the experiment, e.g. --full or --bias-initializer
@@ -23,3 +25,6 @@ done
 if [ "$study" = true ]; then
   KERAS_BACKEND=torch "$python" -m benchmarks.spread_study
 fi
+echo
+echo "=== Summary"
+cat out/sine_wave_summary.txt
