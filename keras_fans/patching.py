@@ -140,7 +140,7 @@ def patch(depthwise_kernels=True):
         replacements = _replacements(**options)
         _check_replaced_attributes(replacements)
         _warn_past_tested_releases(version)
-        built = _apply(replacements, _rules(**options))
+        built = _apply(replacements, _rules(depthwise_kernels))
         _options.update(options)
     weight_fans.warn_built(built)
 
