@@ -1,3 +1,4 @@
+import gc
 import math
 import re
 import subprocess
@@ -353,3 +354,18 @@ def test_a_flip_inside_a_build_of_the_same_thread_is_refused():
     assert keras_fans.is_patched()
     keras_fans.unpatch()
     assert not keras_fans.is_patched()
+
+
+def test_an_unreachable_layer_built_before_patch_is_not_named():
+    gc.disable()  # Keep the unreachable layer (Keras's cycles) uncollected.
+    try:
+        layer = he_dense()
+        built_bias(layer)
+        name = repr(layer.name)
+        del layer
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            keras_fans.patch()
+    finally:
+        gc.enable()
+    assert [r for r in records if name in str(r.message)] == []

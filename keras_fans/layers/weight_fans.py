@@ -361,8 +361,10 @@ def existing_layers(rules):
         `(wrapped, built)`: `wrapped` is a list of `(layer, bound build,
         wrapper)` for each unbuilt layer whose bound `build` is a covered
         class's own (set `layer.build = wrapper` to give it fans);
-        `built` lists the built layers whose weights of `rules` were drawn
-        with stock fans by an initializer that takes fans.
+        `built` lists the built layers not warned of yet whose weights of
+        `rules` were drawn with stock fans by an initializer that takes
+        fans. A garbage collection first drops unreachable ones, but only
+        when there are some.
     """
     by_class = _rules_by_class(rules)
     stock_builds = {
@@ -377,20 +379,21 @@ def existing_layers(rules):
         }
         for cls in _covered_classes(by_class)
     }
-    classes = tuple(rules_of)
     wrapped = []
     built = []
     for layer in gc.get_objects():
-        if not isinstance(layer, classes):
+        # By exact type: `isinstance` would read `__class__`, which some
+        # objects (deprecated module attributes) answer with a warning.
+        layer_rules = rules_of.get(type(layer))
+        if layer_rules is None:
             continue
         if layer.built:
-            layer_rules = rules_of[type(layer)]
             names = set(_fan_weights(layer, layer_rules))
-            if any(
+            if layer not in _warned_built and any(
                 variable.name in names and not drawn_with_fans(variable)
                 for variable in layer.weights
             ):
-                built.append(layer)
+                built.append(weakref.ref(layer))
             continue
         bound = vars(layer).get("build")
         stock = getattr(getattr(bound, "__wrapped__", None), "__func__", None)
@@ -400,7 +403,10 @@ def existing_layers(rules):
                 layer, bound, cls_rules, shape_name
             )
             wrapped.append((layer, bound, wrapper))
-    return wrapped, built
+    layer = None  # Not kept alive through the collection.
+    if built:
+        gc.collect()
+    return wrapped, [ref() for ref in built if ref() is not None]
 
 
 # The layers `warn_built` named already: each is named once.
@@ -410,7 +416,6 @@ _warned_built = weakref.WeakSet()
 def warn_built(layers, limit=5):
     """Warns, once per layer, that `layers`, built before `patch()`, took
     stock fans."""
-    layers = [layer for layer in layers if layer not in _warned_built]
     if not layers:
         return
     _warned_built.update(layers)
