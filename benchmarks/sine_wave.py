@@ -428,6 +428,16 @@ def parse(argv):
     return args
 
 
+def describe(args):
+    """The configuration, as printed with the results."""
+    return (
+        f"widths={args.widths} seeds={args.seeds} epochs={args.epochs} "
+        f"batch={args.batch_size} Adam(lr={args.learning_rate}, "
+        f"epsilon={args.epsilon}) bias={args.bias_initializer} "
+        f"points={POINTS} data_seed={DATA_SEED}"
+    )
+
+
 def main(argv=None):
     args = parse(argv)
     if args.worker:
@@ -444,12 +454,7 @@ def main(argv=None):
         print(f"wrote {figure}")
         return None
     backends = backends_lib.selected(args.backend)
-    configuration = (
-        f"widths={args.widths} seeds={args.seeds} epochs={args.epochs} "
-        f"batch={args.batch_size} Adam(lr={args.learning_rate}, "
-        f"epsilon={args.epsilon}) bias={args.bias_initializer} "
-        f"points={POINTS} data_seed={DATA_SEED}"
-    )
+    configuration = describe(args)
     print(f"sine-wave experiment: {configuration}", flush=True)
     start = time.perf_counter()
     rows = run_all(args, backends)
@@ -463,7 +468,18 @@ def main(argv=None):
         f"wrote {out / 'sine_wave.csv'} and {out / 'sine_wave.png'} "
         f"in {time.perf_counter() - start:.0f} s",
     ]
-    if args.reference != "none" and Path(args.reference).exists():
+    default = parse([])
+    if args.reference == "none" or not Path(args.reference).exists():
+        summary.append("no reference to compare with")
+    elif args.reference == default.reference and configuration != describe(
+        default
+    ):
+        # results/ holds the default configuration's run.
+        summary.append(
+            f"not compared with {args.reference}: it is the default "
+            f"configuration's run ({describe(default)})"
+        )
+    else:
         summary.append(f"against the reference {args.reference}:")
         summary += compare(rows, read_csv(args.reference))
     (out / "sine_wave_summary.txt").write_text("\n".join(summary) + "\n")

@@ -38,6 +38,9 @@ def test_sine_wave_experiment_end_to_end(tmp_path, capsys):
     spread = [row for row in rows if row["variant"] == "spread"]
     assert [float(row["breakpoints_in_range"]) for row in spread] == [4, 8]
     assert (tmp_path / "sine_wave.png").stat().st_size > 0
+    # results/ holds the default configuration's run: not compared.
+    summary = (tmp_path / "sine_wave_summary.txt").read_text()
+    assert "not compared with results/sine_wave.csv" in summary
     assert "median MSE" in capsys.readouterr().out
 
 
