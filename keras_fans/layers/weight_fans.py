@@ -414,8 +414,8 @@ _warned_built = weakref.WeakSet()
 
 
 def warn_built(layers, limit=5):
-    """Warns, once per layer, that `layers`, built before `patch()`, took
-    stock fans."""
+    """Warns that `layers`, built before `patch()`, took stock fans, and
+    remembers them: `existing_layers` leaves them out next time."""
     if not layers:
         return
     _warned_built.update(layers)
