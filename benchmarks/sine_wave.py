@@ -21,7 +21,11 @@ independent branches of one Keras model, whose loss is the sum of the
 branches' losses: each parameter's gradient is its own branch's, and Adam
 is per parameter, so this is training each network on its own, batched.
 
+Writes out/sine_wave.csv and out/sine_wave.png (`--out`), then compares
+them with the committed reference, results/sine_wave.csv (`--reference`).
+
 Usage: python -m benchmarks.sine_wave [--backend all|tensorflow|jax|torch]
+       python -m benchmarks.sine_wave --plot-only results/sine_wave.csv
 """
 
 import argparse
@@ -291,15 +295,30 @@ def write_csv(rows, path):
         writer.writerows(rows)
 
 
-def plot(rows, backends, path, title):
+# Legend names: which code trained each curve.
+LABELS = {
+    "zeros": "Keras, zeros bias",
+    "stock": "Keras, stock bias",
+    "patched": "Keras + keras_fans.patch()",
+    "spread": "Keras + patch + spread_breakpoints",
+    "pytorch": "native PyTorch (torch.nn, no Keras)",
+}
+
+
+def plot(rows, backends, path, seeds):
+    """Median final MSE against width, one panel per Keras backend; a bar
+    spans each cell's interquartile range over seeds (its length, centred
+    on the median on a log axis: the CSV keeps the IQR, not the
+    quartiles)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(
-        1, len(backends), figsize=(5 * len(backends), 4), sharey=True
+        1, len(backends), figsize=(5 * len(backends), 4.4), sharey=True
     )
+    widths = sorted({int(r["width"]) for r in rows})
     for axis, backend in zip(np.atleast_1d(axes), backends):
         for variant in VARIANTS:
             source = "native" if variant == "pytorch" else backend
@@ -308,20 +327,64 @@ def plot(rows, backends, path, title):
                 for r in rows
                 if r["backend"] == source and r["variant"] == variant
             ]
-            axis.plot(
-                [r["width"] for r in cells],
-                [r["median_mse"] for r in cells],
+            median = np.array([float(r["median_mse"]) for r in cells])
+            half = np.array([float(r["iqr_mse"]) for r in cells]) / 2
+            axis.errorbar(
+                [int(r["width"]) for r in cells],
+                median,
+                yerr=[np.minimum(half, median * 0.99), half],
                 marker="o",
-                label=variant,
+                capsize=3,
+                label=LABELS[variant],
             )
         axis.set(xscale="log", yscale="log", title=f"Keras on {backend}")
+        axis.set_xticks(widths, [str(w) for w in widths])
+        axis.minorticks_off()
         axis.set_xlabel("hidden width")
-        axis.grid(True, which="both", alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("final MSE (median over seeds)")
-    np.atleast_1d(axes)[0].legend()
-    figure.suptitle(title, fontsize=9)
+        axis.grid(True, which="major", alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel("final MSE: median, bar = IQR over seeds")
+    first.legend(fontsize=8)
+    figure.suptitle(
+        "Learning sin(2\u03c0x) with one hidden ReLU layer: final MSE by "
+        f"width ({seeds} seeds per point)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def read_csv(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def compare(rows, reference):
+    """Lines comparing `rows` with the `reference` rows, cell by cell: how
+    many median MSEs are bit-identical, and the largest relative
+    difference."""
+    key = ("backend", "width", "variant")
+    ours = {tuple(str(r[k]) for k in key): r for r in rows}
+    theirs = {tuple(str(r[k]) for k in key): r for r in reference}
+    common = sorted(set(ours) & set(theirs))
+    lines = []
+    if len(common) < len(ours):
+        lines.append(
+            f"{len(ours) - len(common)} of {len(ours)} cells are not in the "
+            "reference (another configuration)"
+        )
+    for backend in sorted({cell[0] for cell in common}):
+        cells = [cell for cell in common if cell[0] == backend]
+        pairs = [
+            (float(ours[c]["median_mse"]), float(theirs[c]["median_mse"]))
+            for c in cells
+        ]
+        same = sum(a == b for a, b in pairs)
+        largest = max(abs(a - b) / b for a, b in pairs)
+        lines.append(
+            f"{backend:<11}{same:>3} of {len(cells)} cells bit-identical, "
+            f"largest relative difference {largest:.1e}"
+        )
+    return lines
 
 
 def parse(argv):
@@ -344,7 +407,20 @@ def parse(argv):
         default="pytorch_uniform",
         choices=BIAS_INITIALIZERS,
     )
-    parser.add_argument("--out", default="results", help="folder for CSV, PNG")
+    parser.add_argument(
+        "--out", default="out", help="folder for the CSV and PNG written"
+    )
+    parser.add_argument(
+        "--reference",
+        default="results/sine_wave.csv",
+        help="committed results to compare with (none: 'none')",
+    )
+    parser.add_argument(
+        "--plot-only",
+        metavar="CSV",
+        help="draw the figure of an existing CSV (run with --seeds) beside "
+        "it; runs nothing",
+    )
     args = parser.parse_args(argv)
     size = FULL if args.full else DEFAULT
     args.widths = args.widths or size["widths"]
@@ -352,17 +428,33 @@ def parse(argv):
     return args
 
 
-def main(argv=None):
-    args = parse(argv)
-    if args.worker:
-        return run_worker(args)
-    backends = backends_lib.selected(args.backend)
-    configuration = (
+def describe(args):
+    """The configuration, as printed with the results."""
+    return (
         f"widths={args.widths} seeds={args.seeds} epochs={args.epochs} "
         f"batch={args.batch_size} Adam(lr={args.learning_rate}, "
         f"epsilon={args.epsilon}) bias={args.bias_initializer} "
         f"points={POINTS} data_seed={DATA_SEED}"
     )
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.worker:
+        return run_worker(args)
+    if args.plot_only:
+        rows = read_csv(args.plot_only)
+        backends = [
+            b
+            for b in backends_lib.selected("all")
+            if b in {r["backend"] for r in rows}
+        ]
+        figure = Path(args.plot_only).with_suffix(".png")
+        plot(rows, backends, figure, args.seeds)
+        print(f"wrote {figure}")
+        return None
+    backends = backends_lib.selected(args.backend)
+    configuration = describe(args)
     print(f"sine-wave experiment: {configuration}", flush=True)
     start = time.perf_counter()
     rows = run_all(args, backends)
@@ -370,11 +462,28 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "sine_wave.csv")
-    plot(rows, backends, out / "sine_wave.png", configuration)
-    print(
+    plot(rows, backends, out / "sine_wave.png", args.seeds)
+    summary = [
+        f"sine-wave experiment: {configuration}",
         f"wrote {out / 'sine_wave.csv'} and {out / 'sine_wave.png'} "
-        f"in {time.perf_counter() - start:.0f} s"
-    )
+        f"in {time.perf_counter() - start:.0f} s",
+    ]
+    default = parse([])
+    if args.reference == "none" or not Path(args.reference).exists():
+        summary.append("no reference to compare with")
+    elif args.reference == default.reference and configuration != describe(
+        default
+    ):
+        # results/ holds the default configuration's run.
+        summary.append(
+            f"not compared with {args.reference}: it is the default "
+            f"configuration's run ({describe(default)})"
+        )
+    else:
+        summary.append(f"against the reference {args.reference}:")
+        summary += compare(rows, read_csv(args.reference))
+    (out / "sine_wave_summary.txt").write_text("\n".join(summary) + "\n")
+    print("\n".join(summary[1:]))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def test_sine_wave_experiment_end_to_end(tmp_path, capsys):
     spread = [row for row in rows if row["variant"] == "spread"]
     assert [float(row["breakpoints_in_range"]) for row in spread] == [4, 8]
     assert (tmp_path / "sine_wave.png").stat().st_size > 0
+    # results/ holds the default configuration's run: not compared.
+    summary = (tmp_path / "sine_wave_summary.txt").read_text()
+    assert "not compared with results/sine_wave.csv" in summary
     assert "median MSE" in capsys.readouterr().out
 
 
@@ -81,3 +84,22 @@ def test_native_reference_draws_none_of_the_keras_values():
         np.concatenate(native_values).astype("float32"),
     )
     assert shared.size == 0, f"{shared.size} values drawn by both"
+
+
+def test_the_summary_compares_cell_by_cell_with_the_reference():
+    rows = [
+        {"backend": "jax", "width": 16, "variant": v, "median_mse": m}
+        for v, m in (("stock", 0.5), ("patched", 0.25))
+    ]
+    reference = [dict(row, width="16") for row in rows]
+    assert sine_wave.compare(rows, reference) == [
+        "jax          2 of 2 cells bit-identical, largest relative "
+        "difference 0.0e+00"
+    ]
+    reference[1]["median_mse"] = "0.2"
+    rows.append(dict(rows[0], width=64))
+    assert sine_wave.compare(rows, reference) == [
+        "1 of 3 cells are not in the reference (another configuration)",
+        "jax          1 of 2 cells bit-identical, largest relative "
+        "difference 2.5e-01",
+    ]

@@ -10,6 +10,10 @@ Keras (so `python -m keras_fans --help` needs no backend).
 
 import importlib
 
+# The version, here only: pyproject.toml reads it (setuptools `attr`),
+# without importing the package.
+__version__ = "0.1.0"
+
 # Public name -> the module that defines it.
 _MODULES = {
     "audit": "keras_fans.auditing",
@@ -24,7 +28,7 @@ _MODULES = {
     "unpatch": "keras_fans.patching",
 }
 
-__all__ = sorted(_MODULES)
+__all__ = ["__version__", *sorted(_MODULES)]
 
 
 def __getattr__(name):

@@ -59,6 +59,7 @@ from keras_fans import draws
 from keras_fans import patching
 from keras_fans.initializers.fan_context import _declares_fans
 from keras_fans.initializers.random_initializers import compute_fans
+from keras_fans.layers import weight_fans
 
 
 class Finding(NamedTuple):
@@ -330,6 +331,7 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
                 _rule_fans(layer, rule, findings[0].path),
             )
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
+            weight_fans.record_drawn_with_fans(variable)
             redrawn += findings
     return redrawn
 

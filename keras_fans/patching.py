@@ -5,8 +5,8 @@ instead.
 """
 
 import contextlib
-import threading
 import warnings
+import weakref
 
 import keras
 from packaging.version import Version
@@ -20,11 +20,14 @@ from keras_fans.layers import core
 from keras_fans.layers import rnn
 from keras_fans.layers import weight_fans
 
-_lock = threading.Lock()
 # `(owner, attribute, stock object)` for each replacement while patched;
-# `_ABSENT` for an attribute the installed Keras lacks.
+# `_ABSENT` for an attribute the installed Keras lacks. Changed only inside
+# `weight_fans.gate.flip()`.
 _originals = []
 _ABSENT = object()
+# `(weak reference to a layer, the build Keras bound to it, our wrapper)`
+# for each layer created before `patch()` and unbuilt when it ran.
+_bound_builds = []
 # The options of the `patch()` in effect, while patched.
 _options = {}
 
@@ -83,10 +86,38 @@ def _replacements(depthwise_kernels=True, rules=None):
     )
 
 
+def _check_bool(name, value):
+    """Raises `TypeError` unless `value` is a `bool`: a string such as
+    `"False"` would otherwise act as True."""
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be True or False. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+
+
+def _apply(replacements, rules):
+    """Sets `replacements`, and wraps the bound `build` of each unbuilt
+    layer of `rules` that exists; returns the built ones that took stock
+    fans. Inside `weight_fans.gate.flip()`."""
+    wrapped, built = weight_fans.existing_layers(rules)
+    for owner, name, replacement in replacements:
+        _originals.append((owner, name, vars(owner).get(name, _ABSENT)))
+        setattr(owner, name, replacement)
+    for layer, bound, wrapper in wrapped:
+        layer.build = wrapper
+        _bound_builds.append((weakref.ref(layer), bound, wrapper))
+    return built
+
+
 def patch(depthwise_kernels=True):
     """Makes Keras hand every layer's bias initializer its fan context.
 
-    Idempotent. The change is process-wide: every thread sees it.
+    Idempotent. The change is process-wide: every thread and every layer
+    built from now on sees it, including layers created before. A layer
+    built before warns: its weights are not re-drawn. A build sees one
+    patch state: `patch()` waits for builds in progress in other threads.
+    Each process patches itself: see the README on multiprocessing.
 
     Args:
         depthwise_kernels: Whether DepthwiseConv kernels and SeparableConv
@@ -94,8 +125,9 @@ def patch(depthwise_kernels=True):
             (keras-team/keras#11773). This changes their default
             (Glorot uniform) values; `False` keeps them stock.
     """
+    _check_bool("depthwise_kernels", depthwise_kernels)
     options = {"depthwise_kernels": depthwise_kernels}
-    with _lock:
+    with weight_fans.gate.flip("patch()"):
         if _originals:
             if options != _options:
                 raise RuntimeError(
@@ -108,27 +140,31 @@ def patch(depthwise_kernels=True):
         replacements = _replacements(**options)
         _check_replaced_attributes(replacements)
         _warn_past_tested_releases(version)
-        for owner, name, replacement in replacements:
-            _originals.append((owner, name, vars(owner).get(name, _ABSENT)))
-            setattr(owner, name, replacement)
+        built = _apply(replacements, _rules(depthwise_kernels))
         _options.update(options)
+    weight_fans.warn_built(built)
 
 
 def _patch_rules(rules):
     """`patch()` with only the `FanRule`s `rules`: the runtime counterpart
     of a prefix of the upstream series (`upstream_tests/fingerprint.py`)."""
-    with _lock:
+    with weight_fans.gate.flip("_patch_rules()"):
         if _originals:
             raise RuntimeError("call unpatch() before _patch_rules()")
-        for owner, name, replacement in _replacements(rules=rules):
-            _originals.append((owner, name, vars(owner)[name]))
-            setattr(owner, name, replacement)
+        _apply(_replacements(rules=rules), rules)
         _options.update(rules=rules)
 
 
 def unpatch():
-    """Restores the very objects `patch()` replaced. Idempotent."""
-    with _lock:
+    """Restores the very objects `patch()` replaced, and the `build` of
+    each layer it wrapped that is still unbuilt. Idempotent. Waits for
+    builds in progress in other threads."""
+    with weight_fans.gate.flip("unpatch()"):
+        while _bound_builds:
+            layer, bound, wrapper = _bound_builds.pop()
+            layer = layer()
+            if layer is not None and vars(layer).get("build") is wrapper:
+                layer.build = bound
         while _originals:
             owner, name, original = _originals.pop()
             if original is _ABSENT:
@@ -143,9 +179,17 @@ def is_patched():
     return bool(_originals)
 
 
-@contextlib.contextmanager
 def patched(depthwise_kernels=True):
-    """Context manager: `patch(...)` inside; on exit, as it was on entry."""
+    """Context manager: `patch(...)` inside; on exit, as it was on entry.
+
+    A layer created inside and built after the block warns: it takes stock
+    fans."""
+    _check_bool("depthwise_kernels", depthwise_kernels)
+    return _patched(depthwise_kernels)
+
+
+@contextlib.contextmanager
+def _patched(depthwise_kernels):
     was_patched = is_patched()
     patch(depthwise_kernels=depthwise_kernels)
     try:

@@ -1,6 +1,9 @@
+import gc
+import math
 import re
 import subprocess
 import sys
+import threading
 import tomllib
 import warnings
 from pathlib import Path
@@ -117,7 +120,8 @@ def test_importing_under_keras_2_is_refused_naming_the_version(tmp_path):
 def test_tested_releases_are_patched_without_a_warning(monkeypatch, version):
     monkeypatch.setattr(keras, "version", lambda: version)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        # Layers of earlier tests built unpatched may warn: not this one.
+        warnings.filterwarnings("error", message="keras_fans was tested")
         keras_fans.patch()
     assert keras_fans.is_patched()
 
@@ -193,3 +197,176 @@ def test_patching_again_with_other_options_is_refused():
     keras_fans.unpatch()
     with keras_fans.patched():
         assert keras_fans.is_patched()
+
+
+# The issue's figures: `Dense(4096, bias_initializer="he_uniform")` on 16
+# inputs draws its bias within sqrt(6 / 4096) = 0.0383 stock, within
+# sqrt(6 / 16) = 0.612 with the layer's fans.
+STOCK_LIMIT = math.sqrt(6 / 4096)
+
+
+def he_dense(units=4096, **kwargs):
+    return keras.layers.Dense(units, bias_initializer="he_uniform", **kwargs)
+
+
+def built_bias(layer):
+    layer.build((None, 16))
+    return testing.numpy(layer.bias)
+
+
+def warnings_naming(records, layer):
+    return [str(r.message) for r in records if repr(layer.name) in str(r)]
+
+
+def test_a_layer_created_before_patch_gets_its_fans_when_built_patched():
+    created_before = [he_dense(), keras.Sequential([he_dense()])]
+    # Counterpart: created before, built after unpatch(): stock.
+    stock_before = he_dense()
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        with keras_fans.patched():
+            bias = built_bias(created_before[0])
+            created_before[1].build((None, 16))
+    model_bias = testing.numpy(created_before[1].layers[0].bias)
+    stock = built_bias(stock_before)
+    assert np.abs(stock).max() <= STOCK_LIMIT
+    for values in (bias, model_bias):
+        assert np.abs(values).max() > STOCK_LIMIT
+        testing.check_draw_against(values, stock, "uniform", 2.0 / 16)
+    assert warnings_naming(records, created_before[0]) == []
+
+
+def test_a_layer_built_before_patch_warns_once_naming_it():
+    built = he_dense()
+    built_bias(built)
+    zeros_bias = keras.layers.Dense(8)  # A zeros bias needs no fans.
+    built_bias(zeros_bias)
+    with pytest.warns(UserWarning, match="built before patch") as records:
+        keras_fans.patch()
+    (message,) = warnings_naming(records, built)
+    assert "reset_parameters(model_or_layer, style='fans')" in message
+    assert warnings_naming(records, zeros_bias) == []
+    keras_fans.unpatch()
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        keras_fans.patch()
+    assert warnings_naming(records, built) == []
+
+
+def test_a_layer_created_patched_and_built_after_unpatch_warns():
+    with keras_fans.patched():
+        layer = he_dense()
+        zeros_bias = keras.layers.Dense(8)
+    with pytest.warns(UserWarning, match="created while patched") as records:
+        bias = built_bias(layer)
+    (message,) = warnings_naming(records, layer)
+    assert "stock fans for its bias" in message
+    assert np.abs(bias).max() <= STOCK_LIMIT
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        built_bias(zeros_bias)
+    assert warnings_naming(records, zeros_bias) == []
+
+
+def test_pytorch_uniform_as_a_bias_without_the_patch_warns():
+    def bias(units=4096):
+        return built_bias(
+            keras.layers.Dense(
+                units, bias_initializer=keras_fans.initializers.PyTorchUniform()
+            )
+        )
+
+    with pytest.warns(UserWarning, match=r"PyTorchUniform drew shape \(4096,"):
+        stock = bias()
+    # U(+-1/sqrt(4096)) = U(+-0.0156), where PyTorch draws U(+-0.25).
+    assert np.abs(stock).max() <= 1 / 64
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        with keras_fans.patched():
+            patched = bias()
+        kernel = keras_fans.initializers.PyTorchUniform()((16, 4))
+    assert [r for r in records if "PyTorchUniform" in str(r.message)] == []
+    assert kernel.shape == (16, 4)
+    testing.check_draw_against(patched, stock, "uniform", 1 / (3 * 16))
+
+
+@pytest.mark.parametrize("value", ["False", "no", None, 0, 1, 1.0])
+def test_patch_options_are_booleans_only(value):
+    message = re.escape(f"Received: depthwise_kernels={value!r}")
+    with pytest.raises(TypeError, match=message):
+        keras_fans.patch(depthwise_kernels=value)
+    assert not keras_fans.is_patched()
+    with pytest.raises(TypeError, match=message):
+        keras_fans.patched(value)
+    assert not keras_fans.is_patched()
+
+
+def forget_bias_lstm():
+    """An LSTM cell whose `unit_forget_bias` closure draws its bias gate by
+    gate: input (4,), ones (4,), cell and output (8,), fan_in 16 + 4."""
+    return keras.layers.LSTMCell(
+        4, bias_initializer=keras.initializers.HeUniform(seed=3)
+    )
+
+
+def build_with_hook(cell, hook):
+    """Builds `cell` on 16 inputs, running `hook()` inside the uniform draw
+    of its input gate, the first of shape (4,)."""
+    uniform = keras.src.backend.random.uniform
+    hooks = [hook]
+
+    def hooked(shape, *args, **kwargs):
+        if tuple(shape) == (4,) and hooks:
+            hooks.pop()()
+        return uniform(shape, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(keras.src.backend.random, "uniform", hooked)
+        cell.build((None, 16))
+    assert not hooks, "the hook did not run"
+    return testing.numpy(cell.bias)
+
+
+def test_a_flip_from_another_thread_waits_for_the_build_to_end():
+    # The interleaving forced: unpatch() runs in another thread while the
+    # input gate is drawn. It must wait, so every gate gets the fans.
+    with keras_fans.patched():
+        expected = build_with_hook(forget_bias_lstm(), lambda: None)
+    keras_fans.patch()
+    flipper = threading.Thread(target=keras_fans.unpatch)
+
+    def flip():
+        flipper.start()
+        flipper.join(timeout=1.0)  # Ample for an unpatch() not held back.
+
+    bias = build_with_hook(forget_bias_lstm(), flip)
+    flipper.join()
+    assert not keras_fans.is_patched()
+    np.testing.assert_array_equal(bias, expected)
+    # Counterpart: an unpatched build's cell and output gates differ.
+    stock = build_with_hook(forget_bias_lstm(), lambda: None)
+    assert not np.array_equal(stock[8:], expected[8:])
+
+
+def test_a_flip_inside_a_build_of_the_same_thread_is_refused():
+    keras_fans.patch()
+    with pytest.raises(RuntimeError, match="while this thread builds"):
+        build_with_hook(forget_bias_lstm(), keras_fans.unpatch)
+    assert keras_fans.is_patched()
+    keras_fans.unpatch()
+    assert not keras_fans.is_patched()
+
+
+def test_an_unreachable_layer_built_before_patch_is_not_named():
+    gc.disable()  # Keep the unreachable layer (Keras's cycles) uncollected.
+    try:
+        layer = he_dense()
+        built_bias(layer)
+        name = repr(layer.name)
+        del layer
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            keras_fans.patch()
+    finally:
+        gc.enable()
+    assert [r for r in records if name in str(r.message)] == []

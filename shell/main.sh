@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: the sine-wave experiment (stock Keras vs keras_fans vs native
 # PyTorch) on TensorFlow, JAX and PyTorch, then the overhead benchmark.
-# Writes results/sine_wave.csv and results/sine_wave.png.
+# Writes out/sine_wave.csv, out/sine_wave.png and out/sine_wave_summary.txt
+# (out/ is ignored by git); the committed results/ stay the reference they are
+# compared with (refresh it: cp out/sine_wave.* results/, then commit).
 # --study also installs requirements-study.txt (the data packages) into .venv
 # and runs the initialization study (benchmarks/box_study.py): box vs spread vs
 # PyTorch's default, about 20 minutes on 2 cores; writes results/box_study.csv,
@@ -26,3 +28,6 @@ if [ "$study" = true ]; then
   "$python" -m pip install --quiet -r requirements-study.txt
   KERAS_BACKEND=torch "$python" -m benchmarks.box_study
 fi
+echo
+echo "=== Summary"
+cat out/sine_wave_summary.txt

@@ -5,6 +5,8 @@ subclass of `VarianceScaling`) and `keras/src/initializers/__init__.py` (its
 names, so that `"pytorch_uniform"` resolves).
 """
 
+import warnings
+
 import keras
 from keras.src import initializers
 from keras.src.initializers import random_initializers
@@ -29,6 +31,24 @@ class PyTorchUniform(random_initializers.VarianceScaling):
         super().__init__(
             scale=1 / 3, mode="fan_in", distribution="uniform", seed=seed
         )
+
+    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
+        """Draws `shape` values; warns when a weight of rank < 2 comes
+        without `fan_in`: its own length is then its fan-in, where PyTorch
+        uses the layer's input width (a bias drawn without the patch)."""
+        if fan_in is None and len(shape) < 2:
+            warnings.warn(
+                f"keras_fans: PyTorchUniform drew shape {tuple(shape)} with "
+                "no fan_in: its own length is its fan-in, not the layer's "
+                "input width as in PyTorch. Call keras_fans.patch() before "
+                "building the layer (a layer keras_fans does not cover is "
+                "never handed its fans).",
+                UserWarning,
+                stacklevel=2,
+            )
+        fans = {"fan_in": fan_in, "fan_out": fan_out}
+        fans = {name: fan for name, fan in fans.items() if fan is not None}
+        return super().__call__(shape, dtype=dtype, **fans)
 
     def get_config(self):
         return {"seed": super().get_config()["seed"]}

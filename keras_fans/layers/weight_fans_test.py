@@ -2,7 +2,6 @@ import keras
 import numpy as np
 import pytest
 
-import keras_fans
 from keras_fans import testing
 
 # One layer of each covered kind, with its input shape.
@@ -127,26 +126,6 @@ def test_deferred_initialization_keeps_the_fan_context():
         eager = testing.numpy(he_bias())
         np.testing.assert_array_equal(deferred(), eager)
     testing.check_draw_against(eager, stock, "uniform", 2.0 / 16)
-
-
-@testing.runtime_only("a layer created before patch() keeps stock behaviour")
-def test_fan_context_needs_creation_and_build_while_patched():
-    def he_bias(layer):
-        layer.build((1, 16))
-        return testing.numpy(layer.bias)
-
-    def he_dense():
-        return keras.layers.Dense(64, bias_initializer="he_uniform")
-
-    created_before = he_dense()
-    with keras_fans.patched():
-        created_inside = he_dense()
-        inside = he_bias(he_dense())
-        before = he_bias(created_before)
-    after = he_bias(created_inside)
-    for stock in (before, after):
-        testing.check_draw_against(inside, stock, "uniform", 2.0 / 16)
-        testing.check_draw_against(stock, inside, "uniform", 2.0 / 64)
 
 
 def test_build_called_with_a_keyword_shape():
