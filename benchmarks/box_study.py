@@ -39,8 +39,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -414,30 +412,20 @@ def keras_worker(args):
         )
         steps = -(-len(order) // spec.batch_size)
 
-        def summed_mse(y_true, y_pred):
-            return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
-
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                keras_schedule(learning_rate, steps), epsilon=EPSILON
-            ),
-            loss=summed_mse,
+        mses = sine_wave.fit_side_by_side(
+            model,
+            x,
+            y,
+            order,
+            keras_schedule(learning_rate, steps),
+            EPSILON,
+            spec.batch_size,
         )
-        targets = np.repeat(y, len(args.evaluation_seeds), axis=1)
-        model.fit(
-            x[order],
-            targets[order],
-            batch_size=spec.batch_size,
-            epochs=1,
-            shuffle=False,
-            verbose=0,
-        )
-        predictions = keras.ops.convert_to_numpy(model(x))
         rows.append(
             {
                 "backend": keras.backend.backend(),
                 "width": width,
-                "mses": np.mean((predictions - y) ** 2, axis=0).tolist(),
+                "mses": mses.tolist(),
                 "seconds": round(time.perf_counter() - start, 1),
             }
         )
@@ -446,30 +434,19 @@ def keras_worker(args):
 
 def keras_check(init, widths, lrs, seeds, epochs, keras_backends):
     """Runs `keras_worker` once per backend; its rows."""
-    rows = []
-    for backend in keras_backends:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.box_study",
-                "--keras-worker",
-                f"--init={init}",
-                f"--epochs={epochs}",
-                "--keras-widths",
-                *map(str, widths),
-                "--keras-lrs",
-                *map(str, lrs),
-                "--evaluation-seeds",
-                *map(str, seeds),
-            ],
-            env={**os.environ, "KERAS_BACKEND": backend},
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
-        rows += json.loads(result.stdout.strip().splitlines()[-1])
-    return rows
+    arguments = [
+        f"--init={init}",
+        f"--epochs={epochs}",
+        "--keras-widths",
+        *map(str, widths),
+        "--keras-lrs",
+        *map(str, lrs),
+        "--evaluation-seeds",
+        *map(str, seeds),
+    ]
+    return backends.run_workers(
+        "benchmarks.box_study", arguments, keras_backends
+    )
 
 
 # The run.
@@ -838,7 +815,8 @@ def parse(argv):
     parser.add_argument("--out", default="results", help="folder for CSV, PNG")
     # The Keras worker's arguments, set by `keras_check`.
     hidden = argparse.SUPPRESS
-    parser.add_argument("--keras-worker", action="store_true", help=hidden)
+    parser.add_argument("--worker", action="store_true", help=hidden)
+    parser.add_argument("--backend", help=hidden)
     parser.add_argument("--init", help=hidden)
     parser.add_argument("--epochs", type=int, help=hidden)
     parser.add_argument("--keras-widths", type=int, nargs="+", help=hidden)
@@ -849,7 +827,7 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
-    if args.keras_worker:
+    if args.worker:
         keras_worker(args)
         return
     p = plan(args)

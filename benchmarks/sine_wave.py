@@ -158,6 +158,33 @@ def keras_branches(args, width, variant, seeds):
     return model, [hidden for hidden, _ in branches]
 
 
+def fit_side_by_side(model, x, y, order, learning_rate, epsilon, batch_size):
+    """Trains `model`, whose outputs are one network per seed, on the
+    batches of `x[order]` (one pass: `order` holds every epoch) with Adam
+    and the per-network MSEs summed; returns each network's final MSE on
+    `x`. `learning_rate` may be a Keras schedule."""
+    import keras
+
+    def summed_mse(y_true, y_pred):
+        return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, epsilon=epsilon),
+        loss=summed_mse,
+    )
+    targets = np.repeat(y, model.output_shape[-1], axis=1)
+    model.fit(
+        x[order],
+        targets[order],
+        batch_size=batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    predictions = keras.ops.convert_to_numpy(model(x))
+    return np.mean((predictions - y) ** 2, axis=0)
+
+
 def keras_cell(args, width, variant, seeds):
     """Trains one network per seed, side by side; returns per-seed MSEs and
     initial diagnostics."""
@@ -175,26 +202,9 @@ def keras_cell(args, width, variant, seeds):
         for hidden in hidden_layers
     ]
 
-    def summed_mse(y_true, y_pred):
-        return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=args.learning_rate, epsilon=args.epsilon
-        ),
-        loss=summed_mse,
+    mses = fit_side_by_side(
+        model, x, y, order, args.learning_rate, args.epsilon, args.batch_size
     )
-    targets = np.repeat(y, len(seeds), axis=1)
-    model.fit(
-        x[order],
-        targets[order],
-        batch_size=args.batch_size,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-    )
-    predictions = keras.ops.convert_to_numpy(model(x))
-    mses = np.mean((predictions - y) ** 2, axis=0)
     return mses, diagnostics
 
 

@@ -57,7 +57,6 @@ from keras.src.initializers.random_initializers import VarianceScaling
 
 from keras_fans import draws
 from keras_fans import patching
-from keras_fans.initializers.fan_context import _declares_fans
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.layers import weight_fans
 
@@ -98,15 +97,6 @@ class UnreadableFileError(ValueError):
     """`audit_file` cannot read the file; the message says why."""
 
 
-def _takes_fans(initializer):
-    """Whether `patch()` hands `initializer` its fans: a VarianceScaling
-    that keeps its class's `__call__` or declares the fans."""
-    call = type(initializer).__call__
-    return isinstance(initializer, VarianceScaling) and (
-        call is VarianceScaling.__call__ or _declares_fans(call)
-    )
-
-
 class _LayerWith:
     """`layer`, except that `attribute` reads `value`."""
 
@@ -142,7 +132,10 @@ def _findings(layer, rule, variable, path, values, max_values=None):
     are `values` (None: none known); a weight of more than `max_values`
     values is refused, not drawn."""
     initializer = getattr(layer, rule.initializer_attribute)
-    if not _takes_fans(initializer):
+    if not (
+        isinstance(initializer, VarianceScaling)
+        and weight_fans.takes_fans(initializer)
+    ):
         return []
     size = math.prod(variable.shape)
     if max_values is not None and size > max_values:

@@ -189,16 +189,7 @@ def box_init(layer, low, high, seed=None):
     every backend); every other weight is left as it is. Meant for the
     first layer of a ReLU network on low-dimensional inputs.
 
-    Args:
-        layer: A built `keras.layers.Dense` with a bias and a 2-D input.
-        low: Lower corner of the input region: a scalar or one value per
-            input dimension.
-        high: Upper corner, likewise; above `low` in every dimension.
-            `input_box(inputs)` gives both from a sample of inputs.
-        seed: Integer seed, `keras.random.SeedGenerator`, or None.
-
-    Returns:
-        The layer.
+    Args and return value: as `spread_breakpoints`.
     """
     kernel = _dense(layer)
     box = low, high

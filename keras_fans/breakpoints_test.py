@@ -57,21 +57,23 @@ def test_every_hyperplane_meets_the_region(inputs, low, high):
     assert np.all(crossing(layer, low, high))
 
 
+def check_breakpoints_uniform(layer, low, high):
+    """The breakpoints -b/w of a one-input layer are uniform in [low, high]
+    (KS test at testing.ALPHA)."""
+    points = -testing.numpy(layer.bias) / testing.numpy(layer.kernel)[0]
+    region = stats.uniform(loc=low, scale=high - low)
+    p_value = stats.kstest(points, region.cdf).pvalue
+    assert p_value > testing.ALPHA, f"KS p={p_value:.2g}"
+
+
 @pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0)])
 def test_one_dimensional_breakpoints_are_uniform_in_the_region(low, high):
     layer = dense(1, 4096)
-    region = stats.uniform(loc=low, scale=high - low)
-
-    def check_uniform():
-        points = -testing.numpy(layer.bias) / testing.numpy(layer.kernel)[0]
-        p_value = stats.kstest(points, region.cdf).pvalue
-        assert p_value > testing.ALPHA, f"KS p={p_value:.2g}"
-
     # PyTorch's default breakpoints are not uniform in the region.
     with pytest.raises(AssertionError):
-        check_uniform()
+        check_breakpoints_uniform(layer, low, high)
     keras_fans.spread_breakpoints(layer, low, high, seed=5)
-    check_uniform()
+    check_breakpoints_uniform(layer, low, high)
 
 
 def test_reproducible_with_a_seed():
@@ -228,17 +230,10 @@ def test_box_init_activations_span_zero_to_one(inputs, low, high):
 @pytest.mark.parametrize("low, high", [(-1.0, 1.0), (0.0, 1.0), (2.0, 6.0)])
 def test_box_init_one_dimensional_breakpoints_are_uniform(low, high):
     layer = dense(1, 4096)
-    box = stats.uniform(loc=low, scale=high - low)
-
-    def check_uniform():
-        points = -testing.numpy(layer.bias) / testing.numpy(layer.kernel)[0]
-        p_value = stats.kstest(points, box.cdf).pvalue
-        assert p_value > testing.ALPHA, f"KS p={p_value:.2g}"
-
     with pytest.raises(AssertionError):
-        check_uniform()
+        check_breakpoints_uniform(layer, low, high)
     keras_fans.box_init(layer, low, high, seed=5)
-    check_uniform()
+    check_breakpoints_uniform(layer, low, high)
     # Directions: as many rising units as falling ones (a binomial check).
     rising = np.sum(testing.numpy(layer.kernel) > 0)
     assert stats.binomtest(rising, 4096).pvalue > testing.ALPHA

@@ -209,11 +209,13 @@ def is_applied():
 
 def takes_fans(initializer):
     """Whether a patched build hands `initializer` its fans: a
-    `VarianceScaling` (its `__call__` takes them while patched), or one
-    that declares `fan_in` and `fan_out`."""
-    return isinstance(initializer, VarianceScaling) or (
-        fan_context._accepts_fans(initializer)
-    )
+    `VarianceScaling` that keeps its class's `__call__` (which takes them
+    while patched), or one that declares `fan_in` and `fan_out`. A subclass
+    overriding `__call__(shape, dtype=None)` is called as before."""
+    return (
+        isinstance(initializer, VarianceScaling)
+        and type(initializer).__call__ is VarianceScaling.__call__
+    ) or fan_context._accepts_fans(initializer)
 
 
 def _fan_weights(layer, rules):
