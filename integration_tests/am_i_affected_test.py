@@ -248,8 +248,8 @@ def test_force_is_checked():
     model = wide_model()
     with pytest.raises(TypeError, match="force='yes'"):
         keras_fans.reset_parameters(model, style="fans", force="yes")
-    with pytest.raises(ValueError, match="force=True"):
-        keras_fans.reset_parameters(model, force=True)
+    with pytest.raises(TypeError, match="force='yes'"):
+        keras_fans.reset_parameters(model, force="yes")
 
 
 def test_several_paths_and_json(tmp_path, capsys):

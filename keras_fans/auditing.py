@@ -287,6 +287,101 @@ def _refusal(model_or_layer, weights):
     return lines
 
 
+# A weight's initializer attributes, where it is not `<name>_initializer`
+# (a depthwise convolution's `kernel` is drawn by `depthwise_initializer`).
+_INITIALIZER_ATTRIBUTES = {
+    "kernel": ("kernel_initializer", "depthwise_initializer"),
+    "depthwise_kernel": ("depthwise_initializer",),
+    "pointwise_kernel": ("pointwise_initializer",),
+    "recurrent_kernel": ("recurrent_initializer",),
+}
+
+
+def _weight_name(variable):
+    return variable.path.rpartition("/")[2]
+
+
+def _fixed_fans(layer, name):
+    """The fans a rule of `patch()` hands `layer`'s weight `name`, or
+    None."""
+    for rule in patching._rules(depthwise_kernels=True):
+        cls = rule.installed_class()
+        if cls is not None and isinstance(layer, cls):
+            if rule.weight_name == name:
+                return _rule_fans(layer, rule, layer.name)
+    return None
+
+
+def _einsum_kernel_initializer(layer, initializer):
+    """The initializer an `EinsumDense` (Keras 3.15 on) draws its kernel
+    with: a `VarianceScaling` without axes given those of its equation."""
+    if not isinstance(initializer, VarianceScaling) or (
+        initializer.input_axes is not None
+        and initializer.output_axes is not None
+    ):
+        return initializer
+    from keras.src.layers.core import einsum_dense
+
+    *_, input_axes, output_axes = einsum_dense._analyze_einsum_string(
+        layer.equation,
+        layer.bias_axes,
+        layer.get_build_config()["input_shape"],
+        layer.partial_output_shape,
+    )
+    return layer._update_kernel_initializer(input_axes, output_axes)
+
+
+def _not_initialized(layer, variable):
+    """Why `variable` of `layer` may not hold a fresh draw of its own
+    initializer, or None."""
+    name = _weight_name(variable)
+    attributes = _INITIALIZER_ATTRIBUTES.get(name, (f"{name}_initializer",))
+    initializer = next(
+        (getattr(layer, a) for a in attributes if hasattr(layer, a)), None
+    )
+    if name == "kernel" and hasattr(layer, "_update_kernel_initializer"):
+        initializer = _einsum_kernel_initializer(layer, initializer)
+    values = _values(variable)
+    fans = _fixed_fans(layer, name)
+    parts = [(values, initializer, fans)]
+    if isinstance(layer, keras.layers.LSTMCell) and name == "bias":
+        if layer.unit_forget_bias:
+            units = layer.units
+            rest = np.concatenate([values[:units], values[2 * units :]])
+            parts = [
+                (values[units : 2 * units], keras.initializers.Ones(), None),
+                (rest, initializer, fans),
+            ]
+    for part, part_initializer, part_fans in parts:
+        fits, reason = draws.as_initialized(part, part_initializer, part_fans)
+        if not fits:
+            return f"{layer.name}/{name}: {reason}"
+    return None
+
+
+def check_untrained(model_or_layer, layers, force, what):
+    """Raises, naming each weight and why, unless `force` or every weight
+    of `layers` (each with its own weights, `(layer, variables)`) holds a
+    fresh draw of its own initializer and `model_or_layer`'s optimizer has
+    taken no step: `what` is the call refused."""
+    if not isinstance(force, bool):
+        raise TypeError(
+            f"`force` must be True or False. Received: force={force!r}"
+        )
+    if force:
+        return
+    steps = _optimizer_steps(model_or_layer)
+    lines = [f"its optimizer has taken {steps} steps"] if steps else []
+    for layer, variables in layers:
+        lines += filter(None, (_not_initialized(layer, v) for v in variables))
+    if lines:
+        raise ValueError(
+            f"Not {what} of {model_or_layer.name!r}: they may hold trained "
+            "or loaded values. Pass `force=True` to rewrite them anyway. "
+            + "; ".join(lines)
+        )
+
+
 def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
     """Re-draws each weight whose values are a stock draw with the wrong
     fans in place, as a build under `patch(depthwise_kernels=...)` draws

@@ -53,6 +53,8 @@ References:
 import keras
 import numpy as np
 
+from keras_fans import auditing
+
 
 def input_box(inputs):
     """The smallest box holding a sample of inputs: `(low, high)`, the
@@ -175,7 +177,7 @@ def _finite(layer, name, value, box):
     return cast
 
 
-def box_init(layer, low, high, seed=None):
+def box_init(layer, low, high, seed=None, force=False):
     """Sets a built Dense layer's kernel and bias by Cyr et al.'s (2020)
     box initialization for the input box [low, high].
 
@@ -194,6 +196,12 @@ def box_init(layer, low, high, seed=None):
     kernel = _dense(layer)
     box = low, high
     low, high = _region(low, high, kernel.shape[0])
+    auditing.check_untrained(
+        layer,
+        [(layer, [layer.kernel, layer.bias])],
+        force,
+        "setting the kernel and bias",
+    )
     if not isinstance(seed, keras.random.SeedGenerator):
         # One generator for both draws: one integer seed would give the
         # points and the directions the same stream.
@@ -217,7 +225,7 @@ def box_init(layer, low, high, seed=None):
     return layer
 
 
-def spread_breakpoints(layer, low, high, seed=None):
+def spread_breakpoints(layer, low, high, seed=None, force=False):
     """Sets a built Dense layer's bias so that every unit's hyperplane
     w_i . x + b_i = 0 passes through a point of the box [low, high].
 
@@ -233,6 +241,9 @@ def spread_breakpoints(layer, low, high, seed=None):
         high: Upper corner, likewise; above `low` in every dimension.
             `input_box(inputs)` gives both from a sample of inputs.
         seed: Integer seed, `keras.random.SeedGenerator`, or None.
+        force: Rewrite even weights that are not a fresh draw of their
+            own initializer (trained, loaded, set by hand); without it
+            that raises a ValueError naming them and changes nothing.
 
     Returns:
         The layer.
@@ -246,6 +257,9 @@ def spread_breakpoints(layer, low, high, seed=None):
         )
     box = low, high
     low, high = _region(low, high, kernel.shape[0])
+    auditing.check_untrained(
+        layer, [(layer, [layer.bias])], force, "setting the bias"
+    )
     uniforms = keras.random.uniform(kernel.shape, dtype="float32", seed=seed)
     bias = breakpoint_bias(
         kernel, low, high, keras.ops.convert_to_numpy(uniforms)

@@ -343,3 +343,66 @@ def test_box_init_bad_input_names_the_argument(
         keras_fans.box_init(layer, low, high, seed=1)
     for weight, value in zip(layer.weights, before, strict=True):
         np.testing.assert_array_equal(testing.numpy(weight), value)
+
+
+def trained(layer):
+    """`layer` after a few steps of SGD with a large learning rate (the
+    mean squared error divides each weight's gradient by `units`)."""
+    model = keras.Sequential([keras.Input(layer.kernel.shape[:1]), layer])
+    model.compile(keras.optimizers.SGD(30.0), "mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, layer.kernel.shape[0])).astype("float32")
+    y = rng.normal(size=(64, layer.units)).astype("float32")
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    return layer
+
+
+def set_by_hand(layer, name):
+    weight = getattr(layer, name)
+    weight.assign(np.full(weight.shape, 0.3, "float32"))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "rewrite, names",
+    [
+        (keras_fans.spread_breakpoints, ["bias"]),
+        (keras_fans.box_init, ["kernel", "bias"]),
+    ],
+)
+@pytest.mark.parametrize(
+    "change, changed",
+    [
+        (trained, ["kernel", "bias"]),
+        (lambda layer: set_by_hand(layer, "bias"), ["bias"]),
+        (lambda layer: set_by_hand(layer, "kernel"), ["kernel"]),
+    ],
+)
+def test_trained_or_set_weights_are_refused_unless_forced(
+    rewrite, names, change, changed
+):
+    fresh = dense(2, 256, seed=1)
+    rewrite(fresh, -1.0, 1.0, seed=1)  # A fresh layer is rewritten.
+    layer = change(dense(2, 256, seed=1))
+    before = [testing.numpy(w) for w in layer.weights]
+    refused = [name for name in names if name in changed]
+    if refused:
+        with pytest.raises(ValueError, match="force=True") as error:
+            rewrite(layer, -1.0, 1.0, seed=1)
+        for name in names:
+            named = f"{layer.name}/{name}:" in str(error.value)
+            assert named == (name in refused), (name, str(error.value))
+        for weight, value in zip(layer.weights, before, strict=True):
+            np.testing.assert_array_equal(testing.numpy(weight), value)
+    rewrite(layer, -1.0, 1.0, seed=1, force=True)
+    assert not np.array_equal(testing.numpy(layer.bias), before[1])
+
+
+@pytest.mark.parametrize(
+    "rewrite", [keras_fans.spread_breakpoints, keras_fans.box_init]
+)
+def test_force_must_be_a_boolean(rewrite):
+    layer = dense(2, 8)
+    for force in ("no", 1, None):
+        with pytest.raises(TypeError, match=rf"force={force!r}"):
+            rewrite(layer, -1.0, 1.0, force=force)

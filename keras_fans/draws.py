@@ -38,7 +38,9 @@ from keras.src.initializers.random_initializers import VarianceScaling
 from scipy import stats
 
 from keras_fans import patching
+from keras_fans.initializers.fan_context import _declares_fans
 from keras_fans.initializers.fan_context import with_fans
+from keras_fans.initializers.random_initializers import compute_fans
 
 # Level of each KS test: a stock (or fixed) draw is called otherwise with
 # at most this probability.
@@ -275,3 +277,103 @@ def combine(verdicts):
     if len(draws) == 1:
         return draws.pop()
     return UNDECIDED
+
+
+def _keras_own(initializer, cls):
+    """Whether `initializer` is `cls` with Keras's own `__call__`."""
+    return (
+        isinstance(initializer, cls)
+        and type(initializer).__call__ is cls.__call__
+    )
+
+
+def _exact(initializer):
+    """The exact distribution a Keras random initializer draws, or None."""
+    initializers = keras.initializers
+    if _keras_own(initializer, initializers.RandomUniform):
+        low, high = initializer.minval, initializer.maxval
+        return stats.uniform(loc=low, scale=high - low)
+    if _keras_own(initializer, initializers.RandomNormal):
+        return stats.norm(loc=initializer.mean, scale=initializer.stddev)
+    if _keras_own(initializer, initializers.TruncatedNormal):
+        return stats.truncnorm(
+            -2, 2, loc=initializer.mean, scale=initializer.stddev
+        )
+    return None
+
+
+def _orthogonal(values, gain):
+    """Whether `values`, flattened to `(rows, columns)` as `Orthogonal`
+    draws them, have orthonormal columns (or rows, if fewer) times `gain`,
+    to float32 rounding."""
+    matrix = values.astype(np.float64).reshape(-1, values.shape[-1])
+    if matrix.shape[0] < matrix.shape[1]:
+        matrix = matrix.T
+    gram = matrix.T @ matrix / gain**2
+    error = float(np.abs(gram - np.eye(gram.shape[0])).max())
+    # float32 rounding of each entry, summed over a column.
+    tolerance = 1e-5 * math.sqrt(matrix.shape[0])
+    if error <= tolerance:
+        return True, f"orthogonal times {gain:g} (off by {error:.2g})"
+    return False, (
+        f"not orthogonal times {gain:g} (off by {error:.2g} > {tolerance:.2g})"
+    )
+
+
+def as_initialized(values, initializer, fans=None):
+    """`(fits, reason)`: whether `values` are consistent with a fresh draw
+    of `initializer`, the weight's own: exact equality for Keras's
+    `Zeros`, `Ones`, `Constant`; a KS test at `ALPHA` for Keras's random
+    initializers (a `VarianceScaling`, or one whose `__call__` declares
+    the fans as keras_fans's own do, with the stock fans of the shape or
+    with `fans`, the `(fan_in, fan_out)` a rule hands it while patched:
+    either may fit). Anything else cannot tell: not a fit."""
+    values = np.asarray(values)
+    if not np.isfinite(values).all():
+        return False, "not finite"
+    constants = (
+        keras.initializers.Zeros,
+        keras.initializers.Ones,
+        keras.initializers.Constant,
+    )
+    if any(_keras_own(initializer, cls) for cls in constants):
+        fresh = initializer(values.shape, dtype=values.dtype.name)
+        if np.array_equal(values, keras.ops.convert_to_numpy(fresh)):
+            return True, f"equal to {type(initializer).__name__}"
+        return False, f"not equal to {type(initializer).__name__}"
+    x = values.astype(np.float64).ravel()
+    if _keras_own(initializer, keras.initializers.Orthogonal):
+        return _orthogonal(values, initializer.gain)
+    if _keras_own(initializer, VarianceScaling) or (
+        isinstance(initializer, VarianceScaling)
+        and _declares_fans(type(initializer).__call__)
+    ):
+        axes = (
+            getattr(initializer, "input_axes", None),
+            getattr(initializer, "output_axes", None),
+        )
+        candidates = [compute_fans(values.shape, *axes)]
+        if fans is not None:
+            fan_in, fan_out = fans
+            candidates.append(
+                compute_fans(
+                    values.shape, *axes, fan_in=fan_in, fan_out=fan_out
+                )
+            )
+        distributions = [
+            reference(
+                initializer.distribution,
+                draw_variance(initializer, *fan_pair),
+            )
+            for fan_pair in candidates
+        ]
+    else:
+        exact = _exact(initializer)
+        if exact is None:
+            return False, f"cannot tell a draw of {initializer!r}"
+        distributions = [exact]
+    p = max(stats.kstest(x, d.cdf).pvalue for d in distributions)
+    name = type(initializer).__name__
+    if p > ALPHA:
+        return True, f"a draw of {name} (KS p = {p:.2g})"
+    return False, f"not a draw of {name} (KS p = {p:.2g} < {ALPHA:g})"

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_fans
 from keras_fans import draws
 
 DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
@@ -147,3 +148,81 @@ def test_a_seed_generator_is_not_advanced():
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(generator.state), state
     )
+
+
+def fits(values, initializer, fans=None):
+    """Whether `draws.as_initialized` takes `values` for a fresh draw."""
+    return draws.as_initialized(values, initializer, fans)[0]
+
+
+def fresh(initializer, shape):
+    return keras.ops.convert_to_numpy(initializer(shape, dtype="float32"))
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        keras.initializers.GlorotUniform(seed=1),
+        keras.initializers.HeNormal(seed=1),
+        keras.initializers.LecunNormal(seed=1),
+        keras.initializers.RandomUniform(-0.2, 0.5, seed=1),
+        keras.initializers.RandomNormal(0.1, 0.3, seed=1),
+        keras.initializers.TruncatedNormal(0.0, 0.3, seed=1),
+        keras.initializers.Orthogonal(gain=2.0, seed=1),
+        keras_fans.initializers.PyTorchUniform(seed=1),
+    ],
+)
+def test_a_fresh_draw_is_as_initialized_and_a_scaled_one_is_not(
+    initializer,
+):
+    # 4096 values: a draw 1.2 times as wide is rejected at ALPHA with
+    # probability ~1 (KS critical ~0.035; the CDFs are >0.05 apart).
+    values = fresh(initializer, (64, 64))
+    assert fits(values, initializer)
+    assert not fits(1.2 * values, initializer)
+
+
+def test_a_bias_drawn_with_its_rule_fans_fits_only_with_them():
+    initializer = keras.initializers.HeUniform(seed=3)
+    # A (4096,) bias of a layer with 4 inputs, drawn with fan_in 4.
+    bias = draws.reference("uniform", 2.0 / 4).rvs(4096, random_state=3)
+    assert fits(bias, initializer, fans=(4, 4096))
+    assert not fits(bias, initializer)
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        keras.initializers.Zeros(),
+        keras.initializers.Ones(),
+        keras.initializers.Constant(0.7),
+    ],
+)
+def test_a_constant_is_as_initialized_only_if_equal(initializer):
+    values = fresh(initializer, (5,))
+    assert fits(values, initializer)
+    values[2] += 0.3
+    assert not fits(values, initializer)
+    assert "not equal" in draws.as_initialized(values, initializer)[1]
+
+
+class MyUniform(keras.initializers.RandomUniform):
+    def __call__(self, shape, dtype=None):
+        return super().__call__(shape, dtype)
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [MyUniform(seed=1), lambda shape, dtype=None: np.zeros(shape), None],
+)
+def test_an_initializer_it_cannot_read_is_not_as_initialized(initializer):
+    assert not fits(np.zeros((8,)), initializer)
+    reason = draws.as_initialized(np.zeros((8,)), initializer)[1]
+    assert "cannot tell" in reason
+
+
+def test_non_finite_values_are_not_as_initialized():
+    values = fresh(keras.initializers.Zeros(), (4,))
+    assert fits(values, keras.initializers.Zeros())
+    values[0] = np.nan
+    assert not fits(values, keras.initializers.Zeros())

@@ -11,6 +11,7 @@ import math
 import keras
 
 from keras_fans import patching
+from keras_fans.auditing import check_untrained
 from keras_fans.auditing import redraw_with_fans
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
@@ -183,6 +184,19 @@ def _reset_for(layer):
     return None
 
 
+def _own_weights(layer):
+    """`(sublayer, its own weights)` for `layer` and each layer in it."""
+    for sublayer in layer._flatten_layers(include_self=True, recursive=True):
+        inner = {
+            id(w)
+            for child in sublayer._flatten_layers(
+                include_self=False, recursive=False
+            )
+            for w in child.weights
+        }
+        yield sublayer, [w for w in sublayer.weights if id(w) not in inner]
+
+
 def reset_parameters(
     model_or_layer,
     style="pytorch",
@@ -210,13 +224,16 @@ def reset_parameters(
         depthwise_kernels: As in `patch()`, whether depthwise kernels are
             re-drawn with the fans of one channel's filter (`"fans"` only).
             None: the option of the `patch()` in effect, else `True`.
-        force: `"fans"` only: re-draw every weight `audit` finds, even
-            trained, loaded or undecided ones.
+        force: Re-draw even weights that may be trained or loaded:
+            `"fans"`: every weight `audit` finds, even trained, loaded or
+            undecided ones; `"pytorch"`: weights that are not a fresh draw
+            of their own initializer.
 
     Raises:
-        ValueError: `style="fans"` without `force=True`, naming each weight
-            that is not a stock draw (trained, loaded, undecided) or the
-            optimizer's steps.
+        ValueError: without `force=True`, when the optimizer has taken
+            steps or (`"fans"`) a weight is not a stock draw, (`"pytorch"`)
+            not a fresh draw of its initializer; naming each weight and
+            why, changing nothing.
 
     Returns:
         `"pytorch"`: the list of layers with weights of their own that were
@@ -236,10 +253,6 @@ def reset_parameters(
         raise ValueError(
             'style="fans" draws with each layer\'s own initializer and its '
             f"seed; `seed` must be None. Received: seed={seed!r}"
-        )
-    if style == "pytorch" and force is not False:
-        raise ValueError(
-            f'`force` applies to style="fans" only. Received: force={force!r}'
         )
     if not isinstance(force, bool):
         raise TypeError(
@@ -274,13 +287,12 @@ def reset_parameters(
         if depthwise_kernels is None:
             depthwise_kernels = patching._options.get("depthwise_kernels", True)
         return redraw_with_fans(model_or_layer, depthwise_kernels, force)
-    seed = keras.random.SeedGenerator(seed)
-    unsupported = []
+    resets, unsupported = [], []
 
     def visit(layer):
         reset = _reset_for(layer)
         if reset is not None:
-            reset(layer, seed)
+            resets.append((layer, reset))
             return
         sublayers = layer._flatten_layers(include_self=False, recursive=False)
         inner = {id(w) for sublayer in sublayers for w in sublayer.weights}
@@ -290,4 +302,13 @@ def reset_parameters(
             visit(sublayer)
 
     visit(model_or_layer)
+    check_untrained(
+        model_or_layer,
+        [owner for layer, _ in resets for owner in _own_weights(layer)],
+        force,
+        "resetting the weights",
+    )
+    seed = keras.random.SeedGenerator(seed)
+    for layer, reset in resets:
+        reset(layer, seed)
     return unsupported

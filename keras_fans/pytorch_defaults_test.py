@@ -359,7 +359,8 @@ def test_reset_parameters_rejects_bad_input():
                 layer, style="fans", depthwise_kernels=value
             )
     keras_fans.reset_parameters(layer, seed=2**31 - 1)
-    keras_fans.reset_parameters(layer, seed=0)
+    # A second re-draw: the first one's values are not Keras's draw.
+    keras_fans.reset_parameters(layer, seed=0, force=True)
 
 
 def test_pytorch_uniform_serializes():
@@ -380,3 +381,39 @@ def test_pytorch_uniform_is_a_string_while_patched():
         )
         layer = keras.layers.Dense(2, bias_initializer="pytorch_uniform")
         assert isinstance(layer.bias_initializer, PyTorchUniform)
+
+
+def test_reset_parameters_refuses_trained_or_set_weights_unless_forced():
+    inputs = keras.Input((4,))
+    first, second = keras.layers.Dense(64), keras.layers.Dense(1)
+    model = keras.Model(inputs, second(first(inputs)))
+    fresh = [testing.numpy(w) for w in model.weights]
+    keras_fans.reset_parameters(model, seed=1)  # A fresh model is reset.
+    for w, value in zip(model.weights, fresh, strict=True):
+        w.assign(value)
+    first.bias.assign(np.full(first.bias.shape, 0.3, "float32"))
+    before = [testing.numpy(w) for w in model.weights]
+    with pytest.raises(ValueError, match="force=True") as error:
+        keras_fans.reset_parameters(model, seed=1)
+    assert f"{first.name}/bias: not equal to Zeros" in str(error.value)
+    assert f"{first.name}/kernel" not in str(error.value)
+    for w, value in zip(model.weights, before, strict=True):
+        np.testing.assert_array_equal(testing.numpy(w), value)
+    # Trained: the optimizer's steps are named too.
+    model.compile(keras.optimizers.SGD(30.0), "mse")
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    model.fit(x, x[:, :1], epochs=2, batch_size=16, verbose=0)
+    before = [testing.numpy(w) for w in model.weights]
+    with pytest.raises(ValueError, match="optimizer has taken 4 steps"):
+        keras_fans.reset_parameters(model, seed=1)
+    for w, value in zip(model.weights, before, strict=True):
+        np.testing.assert_array_equal(testing.numpy(w), value)
+    keras_fans.reset_parameters(model, seed=1, force=True)
+    assert not np.array_equal(testing.numpy(first.bias), before[1])
+
+
+def test_reset_parameters_force_must_be_a_boolean():
+    layer = keras_built(lambda: keras.layers.Dense(8), (None, 4))
+    for force in ("no", 1, None):
+        with pytest.raises(TypeError, match=rf"force={force!r}"):
+            keras_fans.reset_parameters(layer, force=force)

@@ -8,7 +8,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 # Calls that run a statistical check.
-STATISTICAL = {"check_variance_scaling_draw", "kstest", "ks_2samp"}
+STATISTICAL = {
+    "check_variance_scaling_draw",
+    "kstest",
+    "ks_2samp",
+    "as_initialized",
+}
 # Helpers of `keras_fans.testing` that run a check and its counterpart.
 WITH_COUNTERPART = {"check_draw_against", "check_bias_fans"}
 
