@@ -137,40 +137,71 @@ def biasless_layer():
     return layer
 
 
+# Bad input that both functions refuse alike: (make_layer, low, high,
+# error, message).
+BAD_INPUT = [
+    (lambda: dense(3, 4), 1.0, 1.0, ValueError, r"`high`.*low=1.0"),
+    (lambda: dense(3, 4), 1.0, 0.0, ValueError, r"`high`.*high=0.0"),
+    (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
+    (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
+    (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
+    (
+        lambda: keras.layers.Conv1D(2, 3),
+        0.0,
+        1.0,
+        TypeError,
+        r"`layer`.*Conv1D",
+    ),
+]
+SPREAD_BAD_INPUT = [
+    (zero_column_layer, 0.0, 1.0, ValueError, r"`layer`.*units \[2\]"),
+    (
+        lambda: dense(3, 4),
+        [0.0, 0.0, 2.0],
+        [1.0, 1.0, 1.5],
+        ValueError,
+        r"dimension 2, low=2.0 and high=1.5",
+    ),
+    (lambda: dense(3, 4), 0.0, [[1.0]], ValueError, r"`high`.*\[\[1.0\]"),
+    (lambda: dense(3, 4), 0.0, np.inf, ValueError, r"`high`.*finite"),
+    (lambda: dense(3, 4), -1e308, 1e308, ValueError, r"too wide"),
+    (lambda: dense(3, 4), 1e300, 2e300, ValueError, r"bias.*float32"),
+]
+BOX_BAD_INPUT = [
+    (lambda: dense(3, 4), -np.inf, 0.0, ValueError, r"`low`.*finite"),
+    (lambda: dense(3, 4), 0.0, np.nan, ValueError, r"`high`.*finite"),
+    (
+        lambda: dense(3, 4),
+        -1e308,
+        1e308,
+        ValueError,
+        r"too wide.*low=-1e\+308 and high=1e\+308",
+    ),
+    (
+        lambda: dense(3, 4),
+        0.0,
+        1e-300,
+        ValueError,
+        r"kernel.*overflows float32.*high=1e-300",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "make_layer, low, high, error, message",
+    "rewrite, make_layer, low, high, error, message",
     [
-        (zero_column_layer, 0.0, 1.0, ValueError, r"`layer`.*units \[2\]"),
-        (lambda: dense(3, 4), 1.0, 1.0, ValueError, r"`high`.*low=1.0"),
-        (lambda: dense(3, 4), 1.0, 0.0, ValueError, r"`high`.*high=0.0"),
-        (
-            lambda: dense(3, 4),
-            [0.0, 0.0, 2.0],
-            [1.0, 1.0, 1.5],
-            ValueError,
-            r"dimension 2, low=2.0 and high=1.5",
-        ),
-        (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
-        (lambda: dense(3, 4), 0.0, [[1.0]], ValueError, r"`high`.*\[\[1.0\]"),
-        (lambda: dense(3, 4), 0.0, np.inf, ValueError, r"`high`.*finite"),
-        (lambda: dense(3, 4), -1e308, 1e308, ValueError, r"too wide"),
-        (lambda: dense(3, 4), 1e300, 2e300, ValueError, r"bias.*float32"),
-        (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
-        (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
-        (
-            lambda: keras.layers.Conv1D(2, 3),
-            0.0,
-            1.0,
-            TypeError,
-            r"`layer`.*Conv1D",
-        ),
-    ],
+        (keras_fans.spread_breakpoints, *case)
+        for case in BAD_INPUT + SPREAD_BAD_INPUT
+    ]
+    + [(keras_fans.box_init, *case) for case in BAD_INPUT + BOX_BAD_INPUT],
 )
-def test_bad_input_names_the_argument(make_layer, low, high, error, message):
+def test_bad_input_names_the_argument(
+    rewrite, make_layer, low, high, error, message
+):
     layer = make_layer()
     before = [testing.numpy(w) for w in layer.weights]
     with pytest.raises(error, match=message):
-        keras_fans.spread_breakpoints(layer, low, high, seed=1)
+        rewrite(layer, low, high, seed=1)
     for weight, value in zip(layer.weights, before, strict=True):
         np.testing.assert_array_equal(testing.numpy(weight), value)
 
@@ -299,50 +330,6 @@ def test_box_init_from_input_box():
     lowest, highest = preactivation_range(layer, [0.5, -2.0], [1.5, 3.0])
     np.testing.assert_allclose(highest, 1.0, rtol=1e-3)
     assert np.all(lowest <= 1e-3)
-
-
-@pytest.mark.parametrize(
-    "make_layer, low, high, error, message",
-    [
-        (lambda: dense(3, 4), 1.0, 1.0, ValueError, r"`high`.*low=1.0"),
-        (lambda: dense(3, 4), 1.0, 0.0, ValueError, r"`high`.*high=0.0"),
-        (lambda: dense(3, 4), [0.0, 0.0], 1.0, ValueError, r"`low`.*\(3\)"),
-        (lambda: dense(3, 4), -np.inf, 0.0, ValueError, r"`low`.*finite"),
-        (lambda: dense(3, 4), 0.0, np.nan, ValueError, r"`high`.*finite"),
-        (
-            lambda: dense(3, 4),
-            -1e308,
-            1e308,
-            ValueError,
-            r"too wide.*low=-1e\+308 and high=1e\+308",
-        ),
-        (
-            lambda: dense(3, 4),
-            0.0,
-            1e-300,
-            ValueError,
-            r"kernel.*overflows float32.*high=1e-300",
-        ),
-        (unbuilt_layer, 0.0, 1.0, ValueError, r"`layer`.*'unbuilt'"),
-        (biasless_layer, 0.0, 1.0, ValueError, r"`layer`.*'biasless'"),
-        (
-            lambda: keras.layers.Conv1D(2, 3),
-            0.0,
-            1.0,
-            TypeError,
-            r"`layer`.*Conv1D",
-        ),
-    ],
-)
-def test_box_init_bad_input_names_the_argument(
-    make_layer, low, high, error, message
-):
-    layer = make_layer()
-    before = [testing.numpy(w) for w in layer.weights]
-    with pytest.raises(error, match=message):
-        keras_fans.box_init(layer, low, high, seed=1)
-    for weight, value in zip(layer.weights, before, strict=True):
-        np.testing.assert_array_equal(testing.numpy(weight), value)
 
 
 def trained(layer):
