@@ -6,8 +6,9 @@
 # The releases: keras_fans.compat.TESTED_RELEASES (or those given). Each runs
 # on torch; 3.10, 3.13 (Colab's), 3.15 and the nightly on all three backends.
 # The pinned release runs from .venv itself.
-# Usage: shell/keras_releases.sh [--not-pinned] [release ...]
+# Usage: shell/keras_releases.sh [--not-pinned] [--torch-only] [release ...]
 #   --not-pinned  leaves out the pinned release (shell/test.sh has run it).
+#   --torch-only  runs every release on torch alone.
 # Prints a Markdown table of passed / skipped / failed counts (the README's);
 # fails if any run fails or runs no test.
 set -uo pipefail
@@ -15,7 +16,9 @@ cd "$(dirname "$0")/.."
 python=$(bash shell/setup.sh) || exit 1
 
 not_pinned=0
+torch_only=0
 if [ "${1:-}" = "--not-pinned" ]; then not_pinned=1; shift; fi
+if [ "${1:-}" = "--torch-only" ]; then torch_only=1; shift; fi
 mapfile -t tested < <("$python" -c \
   'from keras_fans import compat; print(*compat.TESTED_RELEASES, sep="\n")')
 releases=("$@")
@@ -24,6 +27,7 @@ pinned=$(sed -n 's/^keras==//p' requirements.txt)
 newest=${tested[${#tested[@]}-1]}
 
 backends_of() {  # The backends release $1 runs on.
+  [ $torch_only = 1 ] && { echo torch; return; }
   case "$1" in
     3.10.* | 3.13.* | 3.15.* | "$newest") echo tensorflow jax torch ;;
     *) echo torch ;;
@@ -73,7 +77,7 @@ for release in "${releases[@]}"; do
   for backend in $(backends_of "$release"); do
     began=$SECONDS
     log=$(PYTHONPATH="$path${PYTHONPATH:+:$PYTHONPATH}" \
-      KERAS_BACKEND=$backend "$python" -m pytest -q \
+      KERAS_BACKEND=$backend "$python" -m pytest -q -n 2 \
       keras_fans integration_tests 2>&1)
     code=$?
     last=$(grep -E '^(=+ )?[0-9]+ (passed|failed|skipped|error)' <<<"$log" |

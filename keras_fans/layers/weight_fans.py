@@ -24,6 +24,7 @@ import functools
 import gc
 import importlib
 import inspect
+import itertools
 import threading
 import warnings
 import weakref
@@ -383,12 +384,14 @@ def existing_layers(rules):
     }
     wrapped = []
     built = []
-    for layer in gc.get_objects():
-        # By exact type: `isinstance` would read `__class__`, which some
-        # objects (deprecated module attributes) answer with a warning.
-        layer_rules = rules_of.get(type(layer))
-        if layer_rules is None:
-            continue
+    # By exact type (`isinstance` would read `__class__`, which some objects,
+    # deprecated module attributes, answer with a warning), filtered in C:
+    # a Python loop over every object took 0.4 s per `patch()` in a test run.
+    objects = gc.get_objects()
+    for layer in itertools.compress(
+        objects, map(rules_of.__contains__, map(type, objects))
+    ):
+        layer_rules = rules_of[type(layer)]
         if layer.built:
             names = set(_fan_weights(layer, layer_rules))
             if layer not in _warned_built and any(
@@ -405,7 +408,7 @@ def existing_layers(rules):
                 layer, bound, cls_rules, shape_name
             )
             wrapped.append((layer, bound, wrapper))
-    layer = None  # Not kept alive through the collection.
+    objects = layer = None  # Not kept alive through the collection.
     if built:
         gc.collect()
     return wrapped, [ref() for ref in built if ref() is not None]
