@@ -18,7 +18,9 @@ pytestmark = testing.runtime_only("tests where patch() must be called")
 
 # Dense(4096, bias_initializer="he_uniform") on 16 inputs: stock biases lie
 # within sqrt(6 / 4096); with the layer's fans, within sqrt(6 / 16).
-STOCK_LIMIT = math.sqrt(6 / 4096)
+# sqrt(6 / 4096) rounded to float32, as the draw's bound is: a float32
+# draw can equal it, and exceed the float64 value.
+STOCK_LIMIT = float(np.float32(math.sqrt(6 / 4096)))
 START_METHODS = multiprocessing.get_all_start_methods()
 
 

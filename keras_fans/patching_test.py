@@ -202,7 +202,9 @@ def test_patching_again_with_other_options_is_refused():
 # The figures: `Dense(4096, bias_initializer="he_uniform")` on 16
 # inputs draws its bias within sqrt(6 / 4096) = 0.0383 stock, within
 # sqrt(6 / 16) = 0.612 with the layer's fans.
-STOCK_LIMIT = math.sqrt(6 / 4096)
+# sqrt(6 / 4096) rounded to float32, as the draw's bound is: a float32
+# draw can equal it, and exceed the float64 value.
+STOCK_LIMIT = float(np.float32(math.sqrt(6 / 4096)))
 
 
 def he_dense(units=4096, **kwargs):
