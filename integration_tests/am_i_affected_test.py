@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -127,6 +128,56 @@ def test_a_stock_file_loaded_under_the_patch_is_found(tmp_path):
     )
     keras_fans.reset_parameters(loaded, style="fans")
     assert draws_of(keras_fans.audit(loaded)) == {("wide", "bias"): "fixed"}
+
+
+def test_a_file_is_judged_by_the_values_it_stores(tmp_path):
+    """Issue 24, 3: a file saved from a patched build exited 1 ("2.83×
+    too narrow"): the command audited what a stock build of its config
+    would draw. Its values are read now; a config JSON has none."""
+    from keras_fans.__main__ import main
+
+    wide_model().save(tmp_path / "stock.keras")
+    with keras_fans.patched():
+        wide_model().save(tmp_path / "patched.keras")
+    train(wide_model(), steps=50, learning_rate=0.1).save(
+        tmp_path / "trained.keras"
+    )
+    (tmp_path / "config.json").write_text(wide_model().to_json())
+    expected = {
+        "stock": ("stock", "consistent with the stock draw only"),
+        "patched": ("fixed", "consistent with the fixed draw only"),
+        "trained": ("neither", "not a draw of its initializer"),
+        "config": ("no values", "a model-config JSON file"),
+    }
+    for name, (draw, evidence) in expected.items():
+        suffix = ".json" if name == "config" else ".keras"
+        [finding] = audit_file(tmp_path / f"{name}{suffix}").findings
+        assert (finding.path, finding.draw) == ("wide", draw), name
+        assert finding.evidence.startswith(evidence), finding.evidence
+    assert main(["audit", str(tmp_path / "patched.keras")]) == 0
+    assert main(["audit", str(tmp_path / "trained.keras")]) == 0
+    assert main(["audit", str(tmp_path / "stock.keras")]) == 1
+    assert main(["audit", str(tmp_path / "config.json")]) == 1
+
+
+def test_the_next_step_follows_the_values():
+    """Undecided values (too few) are neither called stock nor left as
+    nothing to repair."""
+    from keras_fans.__main__ import next_step
+
+    steps = {
+        draws: next_step([types.SimpleNamespace(draw=draw) for draw in draws])
+        for draws in [
+            ("fixed", "neither"),
+            ("fixed", "undecided"),
+            ("stock", "undecided"),
+            ("no values",),
+        ]
+    }
+    assert steps[("fixed", "neither")].startswith("Their values are not a")
+    assert steps[("fixed", "undecided")].startswith("Some have too few")
+    assert steps[("stock", "undecided")].startswith("Next: call")
+    assert steps[("no values",)] == steps[("stock", "undecided")]
 
 
 @keras.saving.register_keras_serializable("keras_fans_test")
@@ -262,7 +313,7 @@ def test_several_paths_and_json(tmp_path, capsys):
     out, err = capsys.readouterr()
     wide, old = (json.loads(line) for line in out.splitlines())
     assert [f["path"] for f in wide["findings"]] == ["wide"]
-    assert wide["findings"][0]["draw"] == "no values"
+    assert wide["findings"][0]["draw"] == "stock"
     assert old == {
         "path": paths[1],
         "error": "HDF5 files are not supported: re-save as .keras",

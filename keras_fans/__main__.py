@@ -2,8 +2,9 @@
 
 Usage: keras-fans audit [--json] PATH... (or python -m keras_fans audit)
 
-Each PATH is a `.keras` archive (only its config.json is read) or a
-model-config JSON file (`model.to_json()`). Keras is imported only to audit
+Each PATH is a `.keras` archive (its config.json, and its
+model.weights.h5 for the values of the weights audited) or a model-config
+JSON file (`model.to_json()`, no values). Keras is imported only to audit
 (not for `--help`), on its configured backend (`KERAS_BACKEND`); JAX
 imports fastest.
 
@@ -32,7 +33,8 @@ _COLUMNS = {
     "stock/true std": "the stock draw's std over the intended one",
     "values": "what the weight's values hold: stock (the wrong draw), fixed, "
     "neither (trained, loaded or set by hand), undecided (too few values "
-    "to tell at level 1e-4), no values (a file: weights are not read)",
+    "to tell at level 1e-4), no values (a config JSON file, or weights "
+    "not read: --json's evidence says why)",
 }
 
 _EXIT_STATUS = """exit status:
@@ -118,6 +120,14 @@ def next_step(findings):
             "Their values are not a stock draw (fixed, or trained, loaded "
             "or set by hand): nothing to repair; to train with the fix, "
             "call keras_fans.patch() before building."
+        )
+    if draws <= {"fixed", "neither", "undecided"}:
+        return (
+            "Some have too few values to tell a stock draw from a fixed one "
+            "(undecided): built under keras_fans.patch(), nothing to repair; "
+            "built without it and not yet trained: "
+            'keras_fans.reset_parameters(model, style="fans", force=True) '
+            "re-draws them."
         )
     return (
         "Next: call keras_fans.patch() before building the model; a model "

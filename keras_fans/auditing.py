@@ -10,7 +10,9 @@ initializer would take the fan context (a `VarianceScaling` whose
 that initializer's `mode` picks differs between the weight's shape (what
 stock Keras uses) and the rule (the layer's true fans): a `Finding`. The
 values: whether the weight still holds the stock draw, the fixed one, or
-neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn.
+neither (`keras_fans.draws`): its `draw`. Only a stock draw is re-drawn. A
+`.keras` archive's values are read from its `model.weights.h5` where
+Keras's own saving walk of the rebuilt layer puts them (`_StoredWeights`).
 
 A file is hostile: `audit_file` runs, imports and opens nothing the file
 names, on every Keras release. It never hands the file's structures to
@@ -40,6 +42,7 @@ import codecs
 import contextlib
 import functools
 import inspect
+import io
 import json
 import math
 import os
@@ -51,9 +54,12 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+import h5py
 import keras
 import numpy as np
 from keras.src.initializers.random_initializers import VarianceScaling
+from keras.src.saving import saving_lib
+from keras.src.utils import naming
 
 from keras_fans import draws
 from keras_fans import patching
@@ -128,9 +134,10 @@ def _describe(initializer):
 
 
 def _findings(layer, rule, variable, path, values, max_values=None):
-    """The `Finding`s of `variable`, the weight `rule` covers, whose values
-    are `values` (None: none known); a weight of more than `max_values`
-    values is refused, not drawn."""
+    """The `Finding`s of `variable`, the weight `rule` covers;
+    `values(variable)` gives its values, or a string saying why there are
+    none (asked once the size is within the limit); a weight of more than
+    `max_values` values is refused, not drawn or read."""
     initializer = getattr(layer, rule.initializer_attribute)
     if not (
         isinstance(initializer, VarianceScaling)
@@ -146,7 +153,8 @@ def _findings(layer, rule, variable, path, values, max_values=None):
     # Draw as a patched build does, with a marker in place of the user's
     # initializer: it sees each part the user's initializer fills, and
     # where it lands.
-    marker = draws.Marker(locate=values is not None)
+    known = values(variable)
+    marker = draws.Marker(locate=not isinstance(known, str))
     view = _LayerWith(layer, rule.initializer_attribute, marker)
     fans = _rule_fans(layer, rule, path)
     filled = rule.apply(view, marker, fans)(variable.shape, dtype="float32")
@@ -163,10 +171,10 @@ def _findings(layer, rule, variable, path, values, max_values=None):
         stock = draws.mode_fan(initializer.mode, *stock_fans)
         true = draws.mode_fan(initializer.mode, *true_fans)
         if stock != true:
-            if values is None:
-                draw, evidence = NO_VALUES, "the file has no weights"
+            if isinstance(known, str):
+                draw, evidence = NO_VALUES, known
             else:
-                part = values.ravel()[positions].reshape(shape)
+                part = known.ravel()[positions].reshape(shape)
                 verdict = draws.judge_draw(
                     part, initializer, stock_fans, true_fans
                 )
@@ -218,8 +226,8 @@ def _values(variable):
 
 def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
     """`(layer, rule, variable, findings)` for each weight that `rules`
-    cover and that stock Keras draws with the wrong fans; `values(variable)`
-    gives its values (None: none known); `max_values` as in `_findings`."""
+    cover and that stock Keras draws with the wrong fans; `values` and
+    `max_values` as in `_findings`."""
     for layer, layer_path in _layers(model_or_layer, path):
         for rule in rules:
             cls = rule.installed_class()
@@ -229,7 +237,7 @@ def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
             if variable is None:
                 continue
             findings = _findings(
-                layer, rule, variable, layer_path, values(variable), max_values
+                layer, rule, variable, layer_path, values, max_values
             )
             if findings:
                 yield layer, rule, variable, findings
@@ -436,62 +444,86 @@ MAX_CONFIG_BYTES = 64 * 2**20  # config.json, uncompressed, or a JSON file
 MAX_DEPTH = 200  # JSON nesting: [ and { outside strings
 MAX_NUMBER_CHARS = 40  # digits, sign, point and exponent of one number
 MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
+MAX_WEIGHTS_BYTES = 2**30  # model.weights.h5, uncompressed: else no values
 # Zip compression methods read; anything else is refused by name.
 # An HDF5 file's first bytes (Keras 2's `.h5` models).
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 _CHUNK = 2**20
+_WEIGHTS_FILE = "model.weights.h5"
+# HDF5 filters a weight is read through: deflate, shuffle and fletcher32,
+# built into HDF5. Any other is a plugin HDF5 would load: not read.
+_BUILT_IN_FILTERS = {1, 2, 3}
 # Wrappers whose inner layers the walk reads: their config keys, each one
-# config or a list of them; any other `keras.layers.Wrapper` (such as
-# SpectralNormalization) has its `layer`.
+# config or a list of them, and the attributes Keras saves them under; any
+# other `keras.layers.Wrapper` (such as SpectralNormalization) has its
+# `layer`.
 _WRAPPED = {
-    "TimeDistributed": ("layer",),
-    "Bidirectional": ("layer", "backward_layer"),
-    "RNN": ("cell",),
-    "StackedRNNCells": ("cells",),
+    "TimeDistributed": (("layer", "layer"),),
+    "Bidirectional": (
+        ("layer", "forward_layer"),
+        ("backward_layer", "backward_layer"),
+    ),
+    "RNN": (("cell", "cell"),),
+    "StackedRNNCells": (("cells", "cells"),),
 }
 _MODELS = ("Functional", "Sequential", "Model")
 
 
-def _read_limited(file, what):
-    """All of `file`, refused past `MAX_CONFIG_BYTES`: read in chunks, as a
+def _read_limited(file, what, limit=MAX_CONFIG_BYTES):
+    """All of `file`, refused past `limit` bytes: read in chunks, as a
     file's size can change after `stat` and a zip header's can lie (Python's
     zipfile stops at the header's size: the header is checked first)."""
     chunks, size = [], 0
     while chunk := file.read(_CHUNK):
         size += len(chunk)
-        if size > MAX_CONFIG_BYTES:
+        if size > limit:
             raise UnreadableFileError(
-                f"{what} is larger than the audit's limit of "
-                f"{MAX_CONFIG_BYTES} bytes"
+                f"{what} is larger than the audit's limit of {limit} bytes"
             )
         chunks.append(chunk)
     return b"".join(chunks)
 
 
+def _read_member(archive, name, limit):
+    """The archive's member `name`, uncompressed, of at most `limit`
+    bytes."""
+    info = archive.getinfo(name)
+    if info.flag_bits & 0x1:
+        raise UnreadableFileError(f"{name} is encrypted")
+    if info.compress_type not in _COMPRESSIONS:
+        raise UnreadableFileError(
+            f"{name} uses zip compression method {info.compress_type}; only "
+            "stored and deflated are read"
+        )
+    if info.file_size > limit:
+        raise UnreadableFileError(
+            f"{name} declares {info.file_size} bytes, more than the audit's "
+            f"limit of {limit}"
+        )
+    with archive.open(info) as file:
+        return _read_limited(file, name, limit)
+
+
 def _read_archive(path):
+    """A `.keras` archive's config.json, and its `_StoredWeights`."""
     try:
         with zipfile.ZipFile(path) as archive:
-            try:
-                info = archive.getinfo("config.json")
-            except KeyError:
+            names = archive.namelist()
+            if "config.json" not in names:
                 raise UnreadableFileError(
                     "a zip without config.json, so not a .keras archive"
-                ) from None
-            if info.flag_bits & 0x1:
-                raise UnreadableFileError("config.json is encrypted")
-            if info.compress_type not in _COMPRESSIONS:
-                raise UnreadableFileError(
-                    f"config.json uses zip compression method "
-                    f"{info.compress_type}; only stored and deflated are read"
                 )
-            if info.file_size > MAX_CONFIG_BYTES:
-                raise UnreadableFileError(
-                    f"config.json declares {info.file_size} bytes, more than "
-                    f"the audit's limit of {MAX_CONFIG_BYTES}"
+            config = _read_member(archive, "config.json", MAX_CONFIG_BYTES)
+            if _WEIGHTS_FILE not in names:
+                return config, _StoredWeights(
+                    missing=f"the archive has no {_WEIGHTS_FILE}"
                 )
-            with archive.open(info) as file:
-                return _read_limited(file, "config.json")
+            try:
+                data = _read_member(archive, _WEIGHTS_FILE, MAX_WEIGHTS_BYTES)
+            except UnreadableFileError as error:
+                return config, _StoredWeights(missing=str(error))
+            return config, _StoredWeights.of_bytes(data)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise UnreadableFileError(f"corrupt zip: {error}") from None
 
@@ -563,10 +595,12 @@ def _parse(data):
 
 
 def _read_config(path):
-    """The model config of a `.keras` archive or a model-config JSON file.
+    """The model config of a `.keras` archive or a model-config JSON file,
+    and its `_StoredWeights`.
 
     Only a regular file is opened (a FIFO or device is refused from its
-    `stat`), and at most `MAX_CONFIG_BYTES` of config are read.
+    `stat`); at most `MAX_CONFIG_BYTES` of config and `MAX_WEIGHTS_BYTES`
+    of weights are read.
     """
     try:
         status = os.stat(path)
@@ -587,9 +621,15 @@ def _read_config(path):
             "HDF5 files are not supported: re-save as .keras"
         )
     if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path):
-        return _parse(_read_archive(path))
+        config, weights = _read_archive(path)
+        try:
+            return _parse(config), weights
+        except UnreadableFileError:
+            weights.close()
+            raise
     with open(path, "rb") as file:
-        return _parse(_read_limited(file, "the JSON file"))
+        config = _parse(_read_limited(file, "the JSON file"))
+    return config, _StoredWeights(missing="a model-config JSON file")
 
 
 def _is_keras_own(config, package):
@@ -717,11 +757,12 @@ def _layer_classes():
     return {cls.__name__: cls for cls in classes.values()} | classes
 
 
-def _rebuild(cls, config, build_config, path, result):
+def _rebuild(cls, config, build_config, path, walk):
     """Rebuilds one leaf layer from its sanitized config, without values,
-    and adds its findings to `result`."""
+    and adds its findings, with the values stored at `walk.location`, to
+    `walk.result`."""
     if not build_config:
-        result.unbuilt.append(path)
+        walk.result.unbuilt.append(path)
         return
     try:
         # No values: in a stateless scope that does not initialize them on
@@ -740,13 +781,46 @@ def _rebuild(cls, config, build_config, path, result):
         layer,
         rules,
         path,
-        values=lambda variable: None,
+        values=walk.weights.values(layer, walk.location),
         max_values=MAX_DRAWN_VALUES,
     ):
-        result.findings.extend(findings)
+        walk.result.findings.extend(findings)
 
 
-def _walk(config, path, shape, result):
+class _Walk(NamedTuple):
+    """What the walk adds to (`result`), reads values from (`weights`), and
+    where the current layer's weights are stored in the file (`location`,
+    as Keras's saving walk names it; None: not known)."""
+
+    result: "FileAudit"
+    weights: "_StoredWeights"
+    location: str | None
+
+    def into(self, name):
+        if self.location is None:
+            return self
+        return self._replace(location=_join(self.location, name))
+
+
+def _saved_names(class_names):
+    """The names Keras's saving walk gives a list of layers of these
+    classes: snake case, numbered from the second of a class on."""
+    used = {}
+    for class_name in class_names:
+        name = naming.to_snake_case(class_name)
+        used[name] = used.get(name, -1) + 1
+        yield f"{name}_{used[name]}" if used[name] else name
+
+
+def _class_name(config):
+    """The Python class name a layer config's class has."""
+    cls = _keras_class(
+        _layer_classes(), config.get("class_name"), keras.layers.Layer
+    )
+    return cls.__name__ if cls else str(config.get("class_name"))
+
+
+def _walk(config, path, shape, walk):
     """Audits the layer or model `config` at `path` (None: the model
     audited), its build shape `shape` if the file records none."""
     if not isinstance(config, dict) or not isinstance(
@@ -776,32 +850,44 @@ def _walk(config, path, shape, result):
                 "not a list"
             )
         prefix = "" if path is None else _join(path, name)
-        for layer_config in layers:
-            _walk(layer_config, prefix, None, result)
+        # Keras saves a Functional or Sequential model's layers in their
+        # order; a subclassed Model's by its attributes, not known here.
+        if class_name == "Model":
+            walk = walk._replace(location=None)
+        names = _saved_names(
+            _class_name(c) if isinstance(c, dict) else "" for c in layers
+        )
+        for layer_config, saved_name in zip(layers, names):
+            _walk(
+                layer_config,
+                prefix,
+                None,
+                walk.into(f"layers/{saved_name}"),
+            )
         return
     path = _join(path or "", name)
     if not own:
-        result.not_keras.append(path)
+        walk.result.not_keras.append(path)
         return
     cls = _keras_class(_layer_classes(), class_name, keras.layers.Layer)
     if class_name in _WRAPPED or (
         cls is not None and issubclass(cls, keras.layers.Wrapper)
     ):
-        _walk_wrapped(class_name, inner, path, shape, result)
+        _walk_wrapped(class_name, inner, path, shape, walk)
     elif cls is None:
-        result.not_keras.append(path)
+        walk.result.not_keras.append(path)
     elif issubclass(cls, _rebuilt_classes()):
-        _rebuild(cls, inner, build_config, path, result)
+        _rebuild(cls, inner, build_config, path, walk)
 
 
-def _walk_wrapped(class_name, inner, path, shape, result):
+def _walk_wrapped(class_name, inner, path, shape, walk):
     """The inner layers of a wrapper, each with its own recorded build
     shape, or the one the wrapper hands it (TimeDistributed and RNN: a
     step, without the time axis; Bidirectional: its own)."""
     inner_shape = shape
     if shape is not None and class_name in ("TimeDistributed", "RNN"):
         inner_shape = shape[:1] + shape[2:]
-    for key in _WRAPPED.get(class_name, ("layer",)):
+    for key, attribute in _WRAPPED.get(class_name, (("layer", "layer"),)):
         configs = inner.get(key)
         if class_name == "Bidirectional" and key == "backward_layer":
             # Without one, Keras builds it from the forward layer's config.
@@ -811,10 +897,20 @@ def _walk_wrapped(class_name, inner, path, shape, result):
             configs = _renamed(configs, "forward_")
         if configs is None:
             continue
-        for index, config in enumerate(
-            configs if isinstance(configs, list) else [configs]
-        ):
-            _walk(config, path, inner_shape if index == 0 else None, result)
+        if isinstance(configs, list):
+            names = _saved_names(
+                _class_name(c) if isinstance(c, dict) else "" for c in configs
+            )
+            places = [f"{attribute}/{name}" for name in names]
+        else:
+            configs, places = [configs], [attribute]
+        for index, (config, place) in enumerate(zip(configs, places)):
+            _walk(
+                config,
+                path,
+                inner_shape if index == 0 else None,
+                walk.into(place),
+            )
 
 
 def _renamed(config, prefix):
@@ -827,6 +923,108 @@ def _renamed(config, prefix):
     return {**config, "config": {**inner, "name": name}}
 
 
+class _SavePaths(saving_lib.H5IOStore):
+    """A weights store for Keras's own saving walk (`_save_state`) that
+    writes nothing: it records where the walk would put each variable,
+    `{id(variable): (group, key, name)}` (`name` the layer's, None before
+    Keras 3.8)."""
+
+    def __init__(self):
+        self.entries = {}
+
+    def __bool__(self):
+        return True
+
+    def make(self, path, metadata=None):
+        return _SaveEntry(self.entries, path, (metadata or {}).get("name"))
+
+
+class _SaveEntry:
+    def __init__(self, entries, group, name):
+        self._entries, self._group, self._name = entries, group, name
+
+    def __setitem__(self, key, variable):
+        self._entries[id(variable)] = (self._group, key, self._name)
+
+
+class _StoredWeights:
+    """The weights of a `.keras` archive (its `model.weights.h5`, opened
+    from memory), or why there are none (`missing`).
+
+    A variable is looked up where Keras's saving walk stores it, from the
+    layer's place in the model (`location`); it is read only through hard
+    links (an external link names another file), as a dataset stored in
+    the file (not external, not virtual) with HDF5's built-in filters
+    only, of the variable's shape, under a group that names the layer
+    (Keras 3.8 on). Anything else is no values, with the reason.
+    """
+
+    def __init__(self, h5=None, missing=None):
+        self._h5, self.missing = h5, missing
+
+    @classmethod
+    def of_bytes(cls, data):
+        try:
+            return cls(h5=h5py.File(io.BytesIO(data), "r"))
+        except (OSError, ValueError) as error:
+            return cls(missing=f"{_WEIGHTS_FILE} is not HDF5: {error}")
+
+    def close(self):
+        if self._h5 is not None:
+            self._h5.close()
+
+    def values(self, layer, location):
+        """`values(variable)` for the rebuilt `layer` stored at `location`
+        (None: its place is not known): an array, or why there is none."""
+        if self._h5 is None or location is None:
+            reason = self.missing or "its place in the file is not known"
+            return lambda variable: reason
+        paths = _SavePaths()
+        try:
+            saving_lib._save_state(layer, paths, None, location, set())
+        except Exception as error:
+            reason = f"Keras's saving walk failed: {_first_sentence(error)}"
+            return lambda variable: reason
+        return lambda variable: self._read(
+            paths.entries.get(id(variable)), variable.shape
+        )
+
+    def _read(self, entry, shape):
+        if entry is None:
+            return "Keras's saving walk does not store it"
+        group, key, name = entry
+        where = _join(group, "vars")
+        node = self._h5
+        for part in f"{where}/{key}".split("/"):
+            if not isinstance(node, h5py.Group):
+                return f"{where}/{key}: not in the file"
+            link = node.get(part, getlink=True)
+            if link is None:
+                return f"{where}/{key}: not in the file"
+            if not isinstance(link, h5py.HardLink):
+                return f"{where}/{key}: a link to elsewhere, not followed"
+            node = node[part]
+        stored_name = self._h5[where].attrs.get("name")
+        if (
+            name is not None
+            and stored_name is not None
+            and (str(stored_name) != name)
+        ):
+            return f"{where} is layer {stored_name!r}, not {name!r}"
+        if not isinstance(node, h5py.Dataset):
+            return f"{where}/{key}: not a dataset"
+        if node.shape != tuple(shape) or node.dtype.kind != "f":
+            return (
+                f"{where}/{key} holds {node.dtype} {node.shape}, not float "
+                f"{tuple(shape)}"
+            )
+        plist = node.id.get_create_plist()
+        filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
+        if node.is_virtual or node.external or filters - _BUILT_IN_FILTERS:
+            return f"{where}/{key}: stored outside the file or by a plugin"
+        return np.asarray(node[()])
+
+
 class FileAudit(NamedTuple):
     """`audit_file`'s result: the `Finding`s; the layers the file records
     no build shape for; the layers not audited as not Keras's own."""
@@ -837,12 +1035,16 @@ class FileAudit(NamedTuple):
 
 
 def audit_file(path):
-    """`audit` of a stock build of the config in a `.keras` archive or a
-    model-config JSON file; no weights are loaded.
+    """`audit` of the model in a `.keras` archive or a model-config JSON
+    file: the config's findings, each weight judged by the values the
+    archive stores (`"no values"` for a JSON file, with why in
+    `evidence`).
 
-    Nothing named by the file runs or is imported: the config is walked
-    here, and only a layer a fan rule covers is rebuilt, from a class of
-    Keras itself and its config with Keras's own initializers only.
+    Nothing named by the file runs, is imported or is opened: the config is
+    walked here, and only a layer a fan rule covers is rebuilt, from a class
+    of Keras itself and its config with Keras's own initializers only; its
+    weights are read where Keras's saving walk of that layer puts them
+    (`_StoredWeights`).
 
     Returns:
         A `FileAudit`.
@@ -853,7 +1055,11 @@ def audit_file(path):
     """
     result = FileAudit([], [], [])
     try:
-        _walk(_read_config(Path(path)), None, None, result)
+        config, weights = _read_config(Path(path))
     except OSError as error:
         raise UnreadableFileError(error.strerror or str(error)) from None
+    try:
+        _walk(config, None, None, _Walk(result, weights, ""))
+    finally:
+        weights.close()
     return result

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -241,20 +242,45 @@ def saved(tmp_path):
 
 
 @needs_function_initializers_from_config
-def test_a_file_gives_the_model_s_findings(saved):
-    archive, config, findings = saved
-    no_values = [f._replace(draw="no values") for f in findings]
-    for path in (archive, config):
-        file_findings, unbuilt, not_keras = audit_file(path)
-        assert unbuilt == not_keras == []
-        assert [f._replace(evidence="") for f in file_findings] == [
-            f._replace(evidence="") for f in no_values
-        ]
+def test_a_file_judges_the_values_the_model_holds(tmp_path, monkeypatch):
+    """The archive's findings are the model's, each judged on the very
+    values the model holds (read where Keras's saving walk put them, in
+    nested models and wrappers); a config JSON has none."""
+    judged = []
+
+    def judge_draw(values, *args):
+        judged.append(np.array(values))
+        return judge(values, *args)
+
+    judge = auditing.draws.judge_draw
+    monkeypatch.setattr(auditing.draws, "judge_draw", judge_draw)
+    model = mixed_model()
+    findings = keras_fans.audit(model)
+    model_values, judged[:] = list(judged), []
+    model.save(tmp_path / "mixed.keras")
+    (tmp_path / "mixed.json").write_text(model.to_json())
+    archive = audit_file(tmp_path / "mixed.keras")
+    assert archive.unbuilt == archive.not_keras == []
+    unjudged = ("path", "layer_class", "weight", "shape", "stock_fan")
+    assert [[getattr(f, a) for a in unjudged] for f in archive.findings] == [
+        [getattr(f, a) for a in unjudged] for f in findings
+    ]
+    assert len(judged) == len(model_values) == len(findings)
+    for file_values, values in zip(judged, model_values):
+        np.testing.assert_array_equal(file_values, values)
+    config = audit_file(tmp_path / "mixed.json").findings
+    assert {(f.draw, f.evidence) for f in config} == {
+        ("no values", "a model-config JSON file")
+    }
+    assert [f._replace(draw="", evidence="") for f in config] == [
+        f._replace(draw="", evidence="") for f in findings
+    ]
 
 
 @needs_function_initializers_from_config
-def test_a_file_is_audited_as_a_stock_build_draws_it(tmp_path):
-    """A file records no draws: a stock build of its config is audited."""
+def test_a_patched_build_s_file_has_the_same_config_findings(tmp_path):
+    """What stock Keras draws wrong is a statement about the config: the
+    same for a file saved from a patched build (its values say "fixed")."""
     with keras_fans.patched():
         mixed_model().save(tmp_path / "patched.keras")
         file_findings, _, _ = audit_file(tmp_path / "patched.keras")
@@ -464,6 +490,96 @@ def test_a_bad_file_exits_2_with_one_line(case, tmp_path, capsys):
     assert out == ""
     assert err.startswith(f"keras_fans audit: {path}: {reason}")
     assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def link_elsewhere(weights, other):
+    with h5py.File(other, "w") as elsewhere:
+        elsewhere["bias"] = STOCK_BIAS
+    weights["layers/dense/vars/1"] = h5py.ExternalLink(str(other), "/bias")
+
+
+def link_within(weights, other):
+    weights["layers/dense/vars/1"] = h5py.SoftLink("/layers/dense/vars/0")
+
+
+def stored_outside(weights, other):
+    other.write_bytes(STOCK_BIAS.tobytes())
+    weights.create_dataset(
+        "layers/dense/vars/1", (256,), "float32", external=[(other, 0, 1024)]
+    )
+
+
+def another_shape(weights, other):
+    weights["layers/dense/vars/1"] = np.zeros(255, "float32")
+
+
+def another_layer(weights, other):
+    del weights["layers/dense/vars/1"]
+    weights["layers/dense/vars/1"] = np.zeros(256, "float32")
+    weights["layers/dense/vars"].attrs["name"] = "other"
+
+
+# A stock draw of the bias below (He uniform, fan 256), kept elsewhere.
+STOCK_BIAS = (
+    np.random.default_rng(0)
+    .uniform(-math.sqrt(6 / 256), math.sqrt(6 / 256), 256)
+    .astype("float32")
+)
+# How a crafted model.weights.h5 hides the bias, and why it is not read.
+BAD_WEIGHTS = {
+    "external link": (link_elsewhere, "a link to elsewhere, not followed"),
+    "soft link": (link_within, "a link to elsewhere, not followed"),
+    "external storage": (stored_outside, "stored outside the file"),
+    "shape": (another_shape, "holds float32 (255,), not float (256,)"),
+    "layer": (another_layer, "is layer 'other', not 'dense'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_WEIGHTS)
+def test_weights_from_elsewhere_are_not_read(case, tmp_path):
+    """The bias of a crafted archive's weights is not read, with why: not
+    the stock draw a file its links or storage name holds."""
+    edit, reason = BAD_WEIGHTS[case]
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            L.Dense(256, bias_initializer="he_uniform", name="dense"),
+        ]
+    )
+    model.save(tmp_path / "saved.keras")
+    with zipfile.ZipFile(tmp_path / "saved.keras") as saved:
+        config = saved.read("config.json")
+        (tmp_path / "weights.h5").write_bytes(saved.read("model.weights.h5"))
+    other = tmp_path / "other.h5"
+    with h5py.File(tmp_path / "weights.h5", "a") as weights:
+        if case != "layer":
+            del weights["layers/dense/vars/1"]
+        edit(weights, other)
+    write_zip(
+        tmp_path / "crafted.keras",
+        {
+            "config.json": config,
+            "model.weights.h5": (tmp_path / "weights.h5").read_bytes(),
+        },
+    )
+    [finding] = audit_file(tmp_path / "crafted.keras").findings
+    assert finding.draw == "no values"
+    assert reason in finding.evidence
+
+
+def test_weights_past_the_limit_are_not_read(tmp_path, monkeypatch):
+    model = keras.Sequential(
+        [keras.Input((16,)), L.Dense(256, bias_initializer="he_uniform")]
+    )
+    model.save(tmp_path / "model.keras")
+    monkeypatch.setattr(auditing, "MAX_WEIGHTS_BYTES", 1000)
+    [finding] = audit_file(tmp_path / "model.keras").findings
+    assert finding.draw == "no values"
+    assert re.fullmatch(
+        "model.weights.h5 declares [0-9]+ bytes, more than the audit's "
+        "limit of 1000",
+        finding.evidence,
+    )
 
 
 def dense_model_config(name):

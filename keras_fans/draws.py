@@ -30,6 +30,7 @@ strongest evidence, and decide whatever `n` is.
 
 import contextlib
 import math
+import warnings
 from typing import NamedTuple
 
 import keras
@@ -195,7 +196,11 @@ def redraws(initializer, shape, dtype, fans):
     stock = keras.ops.convert_to_numpy(initializer(shape, dtype=dtype))
     with contextlib.ExitStack() as stack:
         if not patching.is_patched():
-            stack.enter_context(patching.patched())
+            # Not the warning of layers built before patch(): this is no
+            # build.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stack.enter_context(patching.patched())
         fixed = with_fans(initializer, *fans)(shape, dtype=dtype)
     return stock, keras.ops.convert_to_numpy(fixed)
 
