@@ -90,8 +90,8 @@ def test_a_model_trained_without_the_patch_is_refused(tmp_path):
         message
     )
     # Asked for, it re-draws.
-    [redrawn] = keras_fans.reset_parameters(model, style="fans", force=True)
-    assert (redrawn.path, redrawn.weight) == ("wide", "bias")
+    redrawn = keras_fans.reset_parameters(model, style="fans", force=True)
+    assert redrawn == [model.get_layer("wide").bias.path]
     assert draws_of(keras_fans.audit(model)) == {("wide", "bias"): "fixed"}
 
 

@@ -403,7 +403,8 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
     Patches for the duration if not patched (process-wide, as `patch()`).
 
     Returns:
-        The `Finding`s re-drawn.
+        The paths (`variable.path`) of the weights re-drawn, in the order
+        of `model_or_layer.weights`.
     """
     rules = patching._rules(depthwise_kernels)
     weights = list(_affected(model_or_layer, rules))
@@ -414,7 +415,7 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
             "may hold trained or loaded values. Pass `force=True` to "
             "re-draw them anyway. " + "; ".join(refusal)
         )
-    redrawn = []
+    redrawn = set()
     with contextlib.ExitStack() as stack:
         if not patching.is_patched():
             stack.enter_context(patching.patched())
@@ -428,8 +429,8 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
             )
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
             weight_fans.record_drawn_with_fans(variable)
-            redrawn += findings
-    return redrawn
+            redrawn.add(id(variable))
+    return [w.path for w in model_or_layer.weights if id(w) in redrawn]
 
 
 def _first_sentence(error):

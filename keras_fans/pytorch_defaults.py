@@ -7,6 +7,7 @@ Upstream file: none; a keras_fans utility. It reuses the bias fan rules
 """
 
 import math
+import warnings
 
 import keras
 
@@ -168,7 +169,10 @@ _RESETS = (
 
 def _reset_for(layer):
     """The reset function for `layer`, or None if PyTorch has no match."""
-    if getattr(layer, "quantization_mode", None) is not None:
+    # PyTorch's modules have no quantized or LoRA weights.
+    if getattr(layer, "quantization_mode", None) is not None or getattr(
+        layer, "lora_enabled", False
+    ):
         return None
     if isinstance(layer, keras.layers.GRUCell):
         # PyTorch's GRU applies the reset gate after the recurrent product.
@@ -235,10 +239,13 @@ def reset_parameters(
             not a fresh draw of its initializer; naming each weight and
             why, changing nothing.
 
+    Warns:
+        UserWarning: `"pytorch"`, naming each layer with weights of its own
+            left alone (PyTorch has no counterpart).
+
     Returns:
-        `"pytorch"`: the list of layers with weights of their own that were
-        left alone (no PyTorch counterpart). `"fans"`: the list of
-        `keras_fans.auditing.Finding`s re-drawn.
+        The paths (`variable.path`) of the weights re-drawn, in the order
+        of `model_or_layer.weights`, for either style.
     """
     if not isinstance(model_or_layer, keras.layers.Layer):
         raise TypeError(
@@ -308,7 +315,15 @@ def reset_parameters(
         force,
         "resetting the weights",
     )
+    if unsupported:
+        names = ", ".join(f"{type(x).__name__} {x.name!r}" for x in unsupported)
+        warnings.warn(
+            "keras_fans.reset_parameters(): left alone, as PyTorch has no "
+            f"counterpart: {names}.",
+            stacklevel=2,
+        )
     seed = keras.random.SeedGenerator(seed)
     for layer, reset in resets:
         reset(layer, seed)
-    return unsupported
+    redrawn = {id(w) for layer, _ in resets for w in layer.weights}
+    return [w.path for w in model_or_layer.weights if id(w) in redrawn]

@@ -8,6 +8,7 @@ parameter it stands for.
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -232,8 +233,46 @@ def test_initializers_under_the_patch_match_torch(name):
 def test_reset_parameters_matches_torch(name):
     make_torch, _, shapes, pairs = ROWS[name]
     layer = keras_built(RESET[name], *shapes)
-    assert keras_fans.reset_parameters(layer, seed=SEED) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        redrawn = keras_fans.reset_parameters(layer, seed=SEED)
+    assert redrawn == [w.path for w in layer.weights]
     check_parity(layer, torch_module(make_torch), pairs, name)
+
+
+@pytest.mark.parametrize("style", ["pytorch", "fans"])
+def test_reset_parameters_returns_the_paths_of_the_weights_it_rewrote(style):
+    """One return type for both styles: exactly the weights whose values
+    it wrote (every weight is first set to 7, which no draw gives)."""
+    model = keras.Sequential(
+        [
+            keras.Input((3, 16)),
+            keras.layers.Dense(256, bias_initializer="he_uniform"),
+            keras.layers.GRU(2, reset_after=False),
+            keras.layers.Dense(4, bias_initializer="zeros"),
+        ]
+    )
+    expected = {
+        "pytorch": [w.path for w in model.layers[0].weights]
+        + [w.path for w in model.layers[2].weights],
+        "fans": [model.layers[0].bias.path],
+    }[style]
+    if style == "pytorch":
+        for weight in model.weights:
+            weight.assign(keras.ops.full(weight.shape, 7.0, weight.dtype))
+    before = [testing.numpy(w) for w in model.weights]
+    if style == "pytorch":
+        with pytest.warns(UserWarning, match="GRUCell 'gru_cell'"):
+            redrawn = keras_fans.reset_parameters(model, seed=1, force=True)
+    else:
+        redrawn = keras_fans.reset_parameters(model, style="fans")
+    assert redrawn == expected
+    for weight, value in zip(model.weights, before):
+        changed = (testing.numpy(weight) != value).all()
+        kept = (testing.numpy(weight) == value).all()
+        assert (changed, kept) == (
+            (True, False) if weight.path in redrawn else (False, True)
+        ), weight.path
 
 
 def check_summed_bias(values, units):
@@ -322,7 +361,8 @@ def test_unsupported_layers_are_left_alone_and_listed():
     gru_cell = model.layers[1].cell
     before = [testing.numpy(w) for w in gru_cell.weights]
     dense_kernel = testing.numpy(model.layers[0].kernel)
-    assert keras_fans.reset_parameters(model, seed=1) == [gru_cell]
+    with pytest.warns(UserWarning, match="left alone.*GRUCell 'gru_cell'"):
+        keras_fans.reset_parameters(model, seed=1)
     for weight, value in zip(gru_cell.weights, before):
         np.testing.assert_array_equal(testing.numpy(weight), value)
     assert not np.array_equal(
