@@ -247,7 +247,7 @@ def _all_findings(affected):
     return [finding for *_, findings in affected for finding in findings]
 
 
-def audit(model_or_layer):
+def audit(model_or_layer: keras.layers.Layer) -> list[Finding]:
     """The weights of a built model or layer that stock Keras draws with
     the wrong fans, and what their values hold.
 
@@ -1035,7 +1035,7 @@ class FileAudit(NamedTuple):
     not_keras: list
 
 
-def audit_file(path):
+def audit_file(path: str | os.PathLike) -> FileAudit:
     """`audit` of the model in a `.keras` archive or a model-config JSON
     file: the config's findings, each weight judged by the values the
     archive stores (`"no values"` for a JSON file, with why in

@@ -50,6 +50,8 @@ References:
   function on deep neural networks training. ICML 2019, arXiv:1902.06853.
 """
 
+from collections.abc import Sequence
+
 import keras
 import numpy as np
 
@@ -177,7 +179,13 @@ def _finite(layer, name, value, box):
     return cast
 
 
-def box_init(layer, low, high, seed=None, force=False):
+def box_init(
+    layer: keras.layers.Dense,
+    low: float | Sequence[float],
+    high: float | Sequence[float],
+    seed: int | keras.random.SeedGenerator | None = None,
+    force: bool = False,
+) -> keras.layers.Dense:
     """Sets a built Dense layer's kernel and bias by Cyr et al.'s (2020)
     box initialization for the input box [low, high].
 
@@ -225,7 +233,13 @@ def box_init(layer, low, high, seed=None, force=False):
     return layer
 
 
-def spread_breakpoints(layer, low, high, seed=None, force=False):
+def spread_breakpoints(
+    layer: keras.layers.Dense,
+    low: float | Sequence[float],
+    high: float | Sequence[float],
+    seed: int | keras.random.SeedGenerator | None = None,
+    force: bool = False,
+) -> keras.layers.Dense:
     """Sets a built Dense layer's bias so that every unit's hyperplane
     w_i . x + b_i = 0 passes through a point of the box [low, high].
 

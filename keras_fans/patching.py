@@ -110,7 +110,7 @@ def _apply(replacements, rules):
     return built
 
 
-def patch(depthwise_kernels=True):
+def patch(depthwise_kernels: bool = True) -> None:
     """Makes Keras hand every layer's bias initializer its fan context.
 
     Idempotent. The change is process-wide: every thread and every layer
@@ -155,7 +155,7 @@ def _patch_rules(rules):
         _options.update(rules=rules)
 
 
-def unpatch():
+def unpatch() -> None:
     """Restores the very objects `patch()` replaced, and the `build` of
     each layer it wrapped that is still unbuilt. Idempotent. Waits for
     builds in progress in other threads."""
@@ -174,12 +174,14 @@ def unpatch():
         _options.clear()
 
 
-def is_patched():
+def is_patched() -> bool:
     """Whether `patch()` is in effect."""
     return bool(_originals)
 
 
-def patched(depthwise_kernels=True):
+def patched(
+    depthwise_kernels: bool = True,
+) -> contextlib.AbstractContextManager[None]:
     """Context manager: `patch(...)` inside; on exit, as it was on entry.
 
     A layer created inside and built after the block warns: it takes stock

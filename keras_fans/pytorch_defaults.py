@@ -8,6 +8,7 @@ Upstream file: none; a keras_fans utility. It reuses the bias fan rules
 
 import math
 import warnings
+from typing import Literal
 
 import keras
 
@@ -202,12 +203,12 @@ def _own_weights(layer):
 
 
 def reset_parameters(
-    model_or_layer,
-    style="pytorch",
-    seed=None,
-    depthwise_kernels=None,
-    force=False,
-):
+    model_or_layer: keras.layers.Layer,
+    style: Literal["pytorch", "fans"] = "pytorch",
+    seed: int | None = None,
+    depthwise_kernels: bool | None = None,
+    force: bool = False,
+) -> list[str]:
     """Re-draws, in place, weights of `model_or_layer`.
 
     - `style="pytorch"`: every weight as PyTorch's `reset_parameters()`

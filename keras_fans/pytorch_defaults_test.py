@@ -1,10 +1,10 @@
 """PyTorch parity: Keras weights against the parameters of real `torch.nn`
 modules, by two-sample Kolmogorov-Smirnov tests at fixed seeds.
 
-Each row of the README's table is a case: the Keras layer initialized by
-the table's initializers with the fan context (where initializers can do
-it) and by `reset_parameters`, each weight compared with the torch
-parameter it stands for.
+Each row of the table in docs/pytorch-parity.md is a case: the Keras
+layer initialized by the table's initializers with the fan context (where
+initializers can do it) and by `reset_parameters`, each weight compared
+with the torch parameter it stands for.
 """
 
 import math

@@ -6,6 +6,7 @@ names, so that `"pytorch_uniform"` resolves).
 """
 
 import warnings
+from collections.abc import Sequence
 
 import keras
 from keras.src import initializers
@@ -32,7 +33,14 @@ class PyTorchUniform(random_initializers.VarianceScaling):
             scale=1 / 3, mode="fan_in", distribution="uniform", seed=seed
         )
 
-    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
+    def __call__(
+        self,
+        shape: Sequence[int],
+        dtype: str | None = None,
+        *,
+        fan_in: int | None = None,
+        fan_out: int | None = None,
+    ):
         """Draws `shape` values; warns when a weight of rank < 2 comes
         without `fan_in`: its own length is then its fan-in, where PyTorch
         uses the layer's input width (a bias drawn without the patch)."""

@@ -13,6 +13,7 @@ Upstream file: `keras/src/initializers/random_initializers.py`.
 
 import math
 import numbers
+from collections.abc import Sequence
 
 from keras.src.backend import random
 from keras.src.initializers import random_initializers
@@ -44,8 +45,13 @@ def _check_fan(name, value):
 
 
 def compute_fans(
-    shape, input_axes=None, output_axes=None, *, fan_in=None, fan_out=None
-):
+    shape: Sequence[int],
+    input_axes: Sequence[int] | None = None,
+    output_axes: Sequence[int] | None = None,
+    *,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+) -> tuple[int, int]:
     """Computes the number of input and output units for a weight shape.
 
     An explicit `fan_in` or `fan_out` is the fan of the unit the weight feeds,
