@@ -57,6 +57,11 @@ import numpy as np
 
 from keras_fans import auditing
 
+Dense = keras.layers.Dense
+# A corner of the input box: a scalar, or one value per input dimension.
+Point = float | Sequence[float]
+Seed = int | keras.random.SeedGenerator | None
+
 
 def input_box(inputs):
     """The smallest box holding a sample of inputs: `(low, high)`, the
@@ -180,12 +185,12 @@ def _finite(layer, name, value, box):
 
 
 def box_init(
-    layer: keras.layers.Dense,
-    low: float | Sequence[float],
-    high: float | Sequence[float],
-    seed: int | keras.random.SeedGenerator | None = None,
+    layer: Dense,
+    low: Point,
+    high: Point,
+    seed: Seed = None,
     force: bool = False,
-) -> keras.layers.Dense:
+) -> Dense:
     """Sets a built Dense layer's kernel and bias by Cyr et al.'s (2020)
     box initialization for the input box [low, high].
 
@@ -234,12 +239,12 @@ def box_init(
 
 
 def spread_breakpoints(
-    layer: keras.layers.Dense,
-    low: float | Sequence[float],
-    high: float | Sequence[float],
-    seed: int | keras.random.SeedGenerator | None = None,
+    layer: Dense,
+    low: Point,
+    high: Point,
+    seed: Seed = None,
     force: bool = False,
-) -> keras.layers.Dense:
+) -> Dense:
     """Sets a built Dense layer's bias so that every unit's hyperplane
     w_i . x + b_i = 0 passes through a point of the box [low, high].
 
