@@ -39,7 +39,8 @@ _COLUMNS = {
 
 _EXIT_STATUS = """exit status:
   0  no weight of any PATH is drawn with the wrong fans
-  1  some weight is (or may be: values undecided or not read)
+  1  some weight is, or may be (values undecided or not read, or a layer
+     not audited)
   2  a PATH cannot be read or audited, or Keras cannot be imported (one
      line on stderr each)"""
 
@@ -88,8 +89,14 @@ def table(findings):
     )
 
 
-def verdict(findings):
-    """One line: how many weights in how many layers, and the worst."""
+def verdict(findings, not_audited=()):
+    """One line: how many weights in how many layers, and the worst; with
+    no finding, whether layers were `not_audited`."""
+    if not findings and not_audited:
+        return (
+            "No weight audited is drawn with the wrong fans; "
+            f"{_count(len(not_audited), 'layer')} not audited."
+        )
     if not findings:
         return "No weight is drawn with the wrong fans."
     weights = {(f.path, f.weight) for f in findings}
@@ -157,7 +164,7 @@ def _audit_one(path, audit_file):
         if layers:
             names = ", ".join(printable(name) for name in layers)
             print(f"Not audited, {why}: {names}")
-    print(verdict(result.findings))
+    print(verdict(result.findings, result.not_keras))
     if result.findings:
         print(next_step(result.findings))
     return result
@@ -249,7 +256,7 @@ def main(argv=None):
             )
             status = 2
             continue
-        if status != 2 and _affected(result.findings):
+        if status != 2 and (_affected(result.findings) or result.not_keras):
             status = 1
     return status
 
