@@ -39,7 +39,6 @@ concatenates real arrays. Reads are bounded by the limits below.
 """
 
 import codecs
-import contextlib
 import functools
 import inspect
 import io
@@ -416,9 +415,7 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
             "re-draw them anyway. " + "; ".join(refusal)
         )
     redrawn = set()
-    with contextlib.ExitStack() as stack:
-        if not patching.is_patched():
-            stack.enter_context(patching.patched())
+    with patching.patched_for_a_draw():
         for layer, rule, variable, findings in weights:
             if draws.combine(findings) == draws.FIXED:
                 continue
@@ -507,7 +504,7 @@ def _read_member(archive, name, limit):
 
 
 def _read_archive(path):
-    """A `.keras` archive's config.json, and its `_StoredWeights`."""
+    """A `.keras` archive's config, parsed, and its `_StoredWeights`."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -515,7 +512,9 @@ def _read_archive(path):
                 raise UnreadableFileError(
                     "a zip without config.json, so not a .keras archive"
                 )
-            config = _read_member(archive, "config.json", MAX_CONFIG_BYTES)
+            config = _parse(
+                _read_member(archive, "config.json", MAX_CONFIG_BYTES)
+            )
             if _WEIGHTS_FILE not in names:
                 return config, _StoredWeights(
                     missing=f"the archive has no {_WEIGHTS_FILE}"
@@ -622,12 +621,7 @@ def _read_config(path):
             "HDF5 files are not supported: re-save as .keras"
         )
     if head.startswith(b"PK\x03\x04") or zipfile.is_zipfile(path):
-        config, weights = _read_archive(path)
-        try:
-            return _parse(config), weights
-        except UnreadableFileError:
-            weights.close()
-            raise
+        return _read_archive(path)
     with open(path, "rb") as file:
         config = _parse(_read_limited(file, "the JSON file"))
     return config, _StoredWeights(missing="a model-config JSON file")
@@ -803,12 +797,15 @@ class _Walk(NamedTuple):
         return self._replace(location=_join(self.location, name))
 
 
-def _saved_names(class_names):
+def _saved_names(configs):
     """The names Keras's saving walk gives a list of layers of these
-    classes: snake case, numbered from the second of a class on."""
+    configs: their class names in snake case, numbered from the second of
+    a class on."""
     used = {}
-    for class_name in class_names:
-        name = naming.to_snake_case(class_name)
+    for config in configs:
+        name = naming.to_snake_case(
+            _class_name(config) if isinstance(config, dict) else ""
+        )
         used[name] = used.get(name, -1) + 1
         yield f"{name}_{used[name]}" if used[name] else name
 
@@ -855,10 +852,7 @@ def _walk(config, path, shape, walk):
         # order; a subclassed Model's by its attributes, not known here.
         if class_name == "Model":
             walk = walk._replace(location=None)
-        names = _saved_names(
-            _class_name(c) if isinstance(c, dict) else "" for c in layers
-        )
-        for layer_config, saved_name in zip(layers, names):
+        for layer_config, saved_name in zip(layers, _saved_names(layers)):
             _walk(
                 layer_config,
                 prefix,
@@ -899,10 +893,7 @@ def _walk_wrapped(class_name, inner, path, shape, walk):
         if configs is None:
             continue
         if isinstance(configs, list):
-            names = _saved_names(
-                _class_name(c) if isinstance(c, dict) else "" for c in configs
-            )
-            places = [f"{attribute}/{name}" for name in names]
+            places = [f"{attribute}/{n}" for n in _saved_names(configs)]
         else:
             configs, places = [configs], [attribute]
         for index, (config, place) in enumerate(zip(configs, places)):
@@ -997,20 +988,17 @@ class _StoredWeights:
         where = _join(group, "vars")
         node = self._h5
         for part in f"{where}/{key}".split("/"):
-            if not isinstance(node, h5py.Group):
-                return f"{where}/{key}: not in the file"
-            link = node.get(part, getlink=True)
+            is_group = isinstance(node, h5py.Group)
+            link = node.get(part, getlink=True) if is_group else None
             if link is None:
                 return f"{where}/{key}: not in the file"
             if not isinstance(link, h5py.HardLink):
                 return f"{where}/{key}: a link to elsewhere, not followed"
             node = node[part]
         stored_name = self._h5[where].attrs.get("name")
-        if (
-            name is not None
-            and stored_name is not None
-            and (str(stored_name) != name)
-        ):
+        # `is`, not `in`: a crafted file's name can be an array.
+        known = name is not None and stored_name is not None
+        if known and str(stored_name) != name:
             return f"{where} is layer {stored_name!r}, not {name!r}"
         if not isinstance(node, h5py.Dataset):
             return f"{where}/{key}: not a dataset"

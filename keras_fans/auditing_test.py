@@ -6,6 +6,7 @@ import json
 import math
 import re
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -201,6 +202,24 @@ def test_repair_draws_as_a_patched_build(patched):
         np.testing.assert_array_equal(value, fixed[path], err_msg=path)
         if path not in redrawn:
             np.testing.assert_array_equal(value, before[path], err_msg=path)
+
+
+def test_the_audit_and_its_repair_warn_of_nothing():
+    """Their patch for the duration builds nothing: `patch()`'s warning of
+    layers built before it (the very model audited) is not theirs."""
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            L.Dense(
+                4096, bias_initializer=keras.initializers.HeUniform(seed=1)
+            ),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "keras_fans.patch")
+        [finding] = keras_fans.audit(model)
+        assert finding.evidence.startswith("bit-identical")
+        keras_fans.reset_parameters(model, style="fans")
 
 
 def test_repair_follows_the_depthwise_kernels_option():
@@ -514,12 +533,24 @@ def another_shape(weights, other):
 
 
 def another_layer(weights, other):
-    del weights["layers/dense/vars/1"]
     weights["layers/dense/vars/1"] = np.zeros(256, "float32")
     weights["layers/dense/vars"].attrs["name"] = "other"
 
 
-# A stock draw of the bias below (He uniform, fan 256), kept elsewhere.
+@pytest.fixture(scope="module")
+def dense_archive(tmp_path_factory):
+    """A saved `Dense(256, bias_initializer="he_uniform")` on 16 inputs."""
+    path = tmp_path_factory.mktemp("dense") / "dense.keras"
+    keras.Sequential(
+        [
+            keras.Input((16,)),
+            L.Dense(256, bias_initializer="he_uniform", name="dense"),
+        ]
+    ).save(path)
+    return path
+
+
+# A stock draw of that bias (He uniform, fan 256), kept elsewhere.
 STOCK_BIAS = (
     np.random.default_rng(0)
     .uniform(-math.sqrt(6 / 256), math.sqrt(6 / 256), 256)
@@ -548,24 +579,16 @@ BAD_WEIGHTS = {
         for case in BAD_WEIGHTS
     ],
 )
-def test_weights_from_elsewhere_are_not_read(case, tmp_path):
+def test_weights_from_elsewhere_are_not_read(case, dense_archive, tmp_path):
     """The bias of a crafted archive's weights is not read, with why: not
     the stock draw a file its links or storage name holds."""
     edit, reason = BAD_WEIGHTS[case]
-    model = keras.Sequential(
-        [
-            keras.Input((16,)),
-            L.Dense(256, bias_initializer="he_uniform", name="dense"),
-        ]
-    )
-    model.save(tmp_path / "saved.keras")
-    with zipfile.ZipFile(tmp_path / "saved.keras") as saved:
+    with zipfile.ZipFile(dense_archive) as saved:
         config = saved.read("config.json")
         (tmp_path / "weights.h5").write_bytes(saved.read("model.weights.h5"))
     other = tmp_path / "other.h5"
     with h5py.File(tmp_path / "weights.h5", "a") as weights:
-        if case != "layer":
-            del weights["layers/dense/vars/1"]
+        del weights["layers/dense/vars/1"]
         edit(weights, other)
     write_zip(
         tmp_path / "crafted.keras",
@@ -579,13 +602,9 @@ def test_weights_from_elsewhere_are_not_read(case, tmp_path):
     assert reason in finding.evidence
 
 
-def test_weights_past_the_limit_are_not_read(tmp_path, monkeypatch):
-    model = keras.Sequential(
-        [keras.Input((16,)), L.Dense(256, bias_initializer="he_uniform")]
-    )
-    model.save(tmp_path / "model.keras")
+def test_weights_past_the_limit_are_not_read(dense_archive, monkeypatch):
     monkeypatch.setattr(auditing, "MAX_WEIGHTS_BYTES", 1000)
-    [finding] = audit_file(tmp_path / "model.keras").findings
+    [finding] = audit_file(dense_archive).findings
     assert finding.draw == "no values"
     assert re.fullmatch(
         "model.weights.h5 declares [0-9]+ bytes, more than the audit's "

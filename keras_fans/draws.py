@@ -28,9 +28,7 @@ reproducible: values bit-identical to a stock (or fixed) redraw are the
 strongest evidence, and decide whatever `n` is.
 """
 
-import contextlib
 import math
-import warnings
 from typing import NamedTuple
 
 import keras
@@ -194,13 +192,7 @@ def redraws(initializer, shape, dtype, fans):
     """`(stock, fixed)`: the values `initializer` draws for `shape` without
     and with `fans`, as numpy arrays; patched for the duration if not."""
     stock = keras.ops.convert_to_numpy(initializer(shape, dtype=dtype))
-    with contextlib.ExitStack() as stack:
-        if not patching.is_patched():
-            # Not the warning of layers built before patch(): this is no
-            # build.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                stack.enter_context(patching.patched())
+    with patching.patched_for_a_draw():
         fixed = with_fans(initializer, *fans)(shape, dtype=dtype)
     return stock, keras.ops.convert_to_numpy(fixed)
 

@@ -125,6 +125,11 @@ def patch(depthwise_kernels: bool = True) -> None:
             (keras-team/keras#11773). This changes their default
             (Glorot uniform) values; `False` keeps them stock.
     """
+    weight_fans.warn_built(_patch(depthwise_kernels))
+
+
+def _patch(depthwise_kernels):
+    """`patch()` without its warning; returns the layers built before."""
     _check_bool("depthwise_kernels", depthwise_kernels)
     options = {"depthwise_kernels": depthwise_kernels}
     with weight_fans.gate.flip("patch()"):
@@ -134,7 +139,7 @@ def patch(depthwise_kernels: bool = True) -> None:
                     f"keras_fans is already patched with {_options}; call "
                     f"unpatch() before patching with {options}."
                 )
-            return
+            return []
         version = keras.version()
         _refuse_before_keras_3(version)
         replacements = _replacements(**options)
@@ -142,7 +147,7 @@ def patch(depthwise_kernels: bool = True) -> None:
         _warn_past_tested_releases(version)
         built = _apply(replacements, _rules(depthwise_kernels))
         _options.update(options)
-    weight_fans.warn_built(built)
+    return built
 
 
 def _patch_rules(rules):
@@ -190,10 +195,21 @@ def patched(
     return _patched(depthwise_kernels)
 
 
+def patched_for_a_draw():
+    """Context manager for keras_fans' own draws (a repair, a redraw):
+    patched for the duration if not patched (as it is, if so). They build
+    nothing, so layers built before are not warned of."""
+    if is_patched():
+        return contextlib.nullcontext()
+    return _patched(True, warn_built=False)
+
+
 @contextlib.contextmanager
-def _patched(depthwise_kernels):
+def _patched(depthwise_kernels, warn_built=True):
     was_patched = is_patched()
-    patch(depthwise_kernels=depthwise_kernels)
+    built = _patch(depthwise_kernels)
+    if warn_built:
+        weight_fans.warn_built(built)
     try:
         yield
     finally:
