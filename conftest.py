@@ -11,9 +11,9 @@ from keras_fans import testing
 def _missing_fan_context():
     """What the installed Keras lacks of the fan context, or None."""
     keras_initializers = keras.src.initializers
-    compute_fans = keras_initializers.random_initializers.compute_fans
-    if "fan_in" not in inspect.signature(compute_fans).parameters:
-        return "its compute_fans takes no fan_in"
+    call = keras_initializers.VarianceScaling.__call__
+    if "fan_in" not in inspect.signature(call).parameters:
+        return "its VarianceScaling.__call__ takes no fan_in"
     if not hasattr(keras_initializers, "with_fans"):
         return "keras.src.initializers has no with_fans"
     return None

@@ -26,13 +26,12 @@ WIDTHS = (16, 256, 4096)
 # Per PR: the layer (`{w}`: the width), its input shape, the weight.
 LAYERS = {
     1: ("layers.Dense({w}, bias_initializer=he)", (2, 16), "bias"),
-    2: ("layers.SimpleRNN({w}, bias_initializer=he)", (2, 3, 16), "cell.bias"),
-    3: (
-        "layers.Conv1DTranspose({w}, 3, bias_initializer=he)",
+    2: (
+        "layers.SeparableConv1D({w}, 3, bias_initializer=he)",
         (1, 8, 16),
         "bias",
     ),
-    4: (
+    3: (
         "layers.DepthwiseConv1D(3, depth_multiplier=1, "
         "depthwise_initializer=glorot)",
         (1, 8, "{w}"),

@@ -1,10 +1,12 @@
 """Fan context for the random initializers.
 
-Upstream file: `keras/src/initializers/random_initializers.py`.
+Upstream file: `keras/src/initializers/random_initializers.py`
+(`VarianceScaling.__call__` only).
 
 - `compute_fans` gains keyword-only `fan_in` / `fan_out`: an explicit fan
   wins over the one the shape implies. The shape-only computation stays
-  stock Keras's (`_shape_fans`, the original `compute_fans`).
+  stock Keras's (`_shape_fans`, the original `compute_fans`). This is
+  keras_fans's API; the series leaves Keras's `compute_fans` as it is.
 - `VarianceScaling.__call__` (inherited by the Glorot, He and LeCun
   initializers) gains the same keywords and scales by them.
 - The other random initializers do not declare the keywords, so `with_fans`

@@ -1,8 +1,9 @@
 """Bias fans of the convolutional layers, and the depthwise kernels' fans.
 
 Upstream files: `keras/src/layers/convolutional/base_conv.py`,
-`base_conv_transpose.py`, `base_depthwise_conv.py` and
-`base_separable_conv.py` (the `add_weight` calls in `build`).
+`base_depthwise_conv.py` and `base_separable_conv.py` (the `add_weight`
+calls in `build`). The series leaves transposed convolutions out
+(`keras_fans.upstream.series.LEFT_OUT`): their rule is the runtime patch's.
 """
 
 import math

@@ -1,8 +1,7 @@
 """Bias fans of the recurrent cells.
 
-Upstream files: `keras/src/layers/rnn/simple_rnn.py`, `lstm.py`, `gru.py`
-and `conv_lstm.py` (the bias `add_weight` in each cell's `build`, and the
-`unit_forget_bias` closure of the LSTM cells).
+Upstream files: none. The series leaves recurrent cells out
+(`keras_fans.upstream.series.LEFT_OUT`): this rule is the runtime patch's.
 
 A gate unit sums the step's inputs and the previous state, so
 fan_in = input width + units (for ConvLSTM, times the kernel window);

@@ -70,7 +70,7 @@ def test_a_folder_without_keras_is_named(tmp_path):
         upstream_main.main(["--pr", "1", "--keras-src", str(tmp_path)])
 
 
-def test_every_rule_is_applied_by_one_pr():
+def test_every_rule_is_applied_by_one_pr_or_left_out():
     edited = {
         (number, edit.qualname, getattr(edit, "weight", "bias"))
         for number, pr in enumerate(series.SERIES, 1)
@@ -84,6 +84,9 @@ def test_every_rule_is_applied_by_one_pr():
             for number, pr in enumerate(series.SERIES, 1)
             if key in pr.rules
         ]
+        if key in series.LEFT_OUT:
+            assert not numbers, f"{key} is left out, yet in PRs {numbers}"
+            continue
         assert len(numbers) == 1, f"{key} is in PRs {numbers}"
         assert (numbers[0], f"{key[0]}.build", key[1]) in edited, key
 
@@ -100,15 +103,16 @@ def test_every_rule_is_applied_by_one_pr():
         ),
         (
             "keras/src/initializers/random_initializers.py",
-            "def compute_fans(",
-            "def fans_of(",
-            r"random_initializers.py: no definition `compute_fans`",
+            "fan_in, fan_out = compute_fans(",
+            "fans = compute_fans(",
+            r"random_initializers.py:\d+: expected one statement "
+            r"`fan_in, fan_out = compute_fans\(",
         ),
         (
-            "keras/src/layers/rnn/lstm.py",
-            "if self.unit_forget_bias:",
-            "if self.forget_bias_one:",
-            r"lstm.py:\d+: expected one statement `if self.unit_forget_bias:",
+            "keras/src/initializers/initializer.py",
+            "any Keras object.",
+            "any object.",
+            r"initializer.py:\d+: expected one line `any Keras object.`",
         ),
     ],
 )

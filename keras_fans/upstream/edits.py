@@ -162,9 +162,10 @@ class WrapInitializer(NamedTuple):
         ]
 
 
-class ReplaceReads(NamedTuple):
-    """Replaces every read of the expression `old` inside the statement of
-    `qualname` that starts with `statement` by `new`."""
+class ReplaceExpressions(NamedTuple):
+    """Replaces every expression `old` (as `ast.unparse` writes it, e.g.
+    `(a, b)` for the targets `a, b =`) inside the statement of `qualname`
+    that starts with `statement` by `new`."""
 
     path: str
     qualname: str
@@ -175,12 +176,12 @@ class ReplaceReads(NamedTuple):
     def lines(self, syntax, lines):
         node = _find(syntax, self.qualname, self.path)
         where = _statement(node, self.statement, lines, self.path)
-        reads = [
+        found = [
             n
             for n in ast.walk(where)
             if isinstance(n, ast.expr) and ast.unparse(n) == self.old
         ]
-        if not reads:
+        if not found:
             raise UpstreamShapeError(
                 f"{self.path}:{where.lineno}: no `{self.old}` to replace"
             )
@@ -191,7 +192,7 @@ class ReplaceReads(NamedTuple):
                 (n.end_lineno, n.end_col_offset),
                 self.new,
             )
-            for n in reads
+            for n in found
         ]
 
 
