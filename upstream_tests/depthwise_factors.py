@@ -15,6 +15,7 @@ Usage: KERAS_BACKEND=jax python -m upstream_tests.depthwise_factors
 """
 
 import argparse
+import contextlib
 
 import keras
 import numpy as np
@@ -39,10 +40,7 @@ def _kernels(name, patched):
     """The depthwise kernels of a fresh `name`, as float64 arrays."""
     keras.utils.set_random_seed(0)
     build = getattr(keras.applications, name)
-    if patched:
-        with keras_fans.patched():
-            model = build(weights=None, **APPLICATIONS[name])
-    else:
+    with keras_fans.patched() if patched else contextlib.nullcontext():
         model = build(weights=None, **APPLICATIONS[name])
     out = []
     for layer in model.layers:

@@ -9,13 +9,12 @@ import os
 import pytest
 from keras.src import initializers
 
-import keras_fans
 from keras_fans import testing
 from keras_fans.initializers import fan_context
 
 
 @pytest.fixture(autouse=True)
-def _fans_on(monkeypatch, request):
+def _fans_on(monkeypatch):
     if testing.keras_before("3.6"):
         pytest.skip(
             "written for Keras's test base class, absl's "
@@ -28,11 +27,5 @@ def _fans_on(monkeypatch, request):
         monkeypatch.setattr(
             initializers, "with_fans", fan_context.with_fans, raising=False
         )
-        # A test file that imports `compute_fans` by name (as Keras's
-        # does) bound the stock function before any patch.
-        if hasattr(request.module, "compute_fans"):
-            monkeypatch.setattr(
-                request.module, "compute_fans", keras_fans.compute_fans
-            )
     with testing.fans_on():
         yield
