@@ -257,24 +257,24 @@ def peak_memory_of(arguments, cwd):
 
 
 def test_a_config_s_sizes_allocate_nothing(tmp_path):
-    """A 359-byte config with LSTM(units=10**8) took 2.65 GB: the audit
-    drew its bias. Now no weight is allocated; a bias too large to re-draw
-    is refused. The bound, 1.5 GiB, is well above Keras's import and far
-    below the 4 * 10**8 float32 values (1.6 GB) of one bias."""
+    """A small config with a huge layer (an LSTM's, once) took 2.65 GB: the
+    audit drew its bias. Now no weight is allocated; a bias too large to
+    re-draw is refused. The bound, 1.5 GiB, is well above Keras's import
+    and far below the 4 * 10**8 float32 values (1.6 GB) of one bias."""
     for bias, status in (("zeros", 0), ("he_uniform", 2)):
-        lstm = {
+        dense = {
             "module": "keras.layers",
-            "class_name": "LSTM",
+            "class_name": "Dense",
             "config": {
-                "name": "lstm",
-                "units": 10**8,
+                "name": "dense",
+                "units": 4 * 10**8,
                 "bias_initializer": bias,
             },
-            "build_config": {"input_shape": [None, 3, 2]},
+            "build_config": {"input_shape": [None, 2]},
         }
         write_model(
             tmp_path,
-            {"class_name": "Sequential", "config": {"layers": [lstm]}},
+            {"class_name": "Sequential", "config": {"layers": [dense]}},
         )
         returncode, peak = peak_memory_of(["audit", "model"], tmp_path)
         assert peak < 1.5 * 2**30, f"{bias}: {peak} bytes"

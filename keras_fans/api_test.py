@@ -10,6 +10,7 @@ import pytest
 
 import keras_fans
 from keras_fans import auditing
+from keras_fans import testing
 
 FUNCTIONS = {
     name: getattr(keras_fans, name)
@@ -32,6 +33,10 @@ def test_every_public_function_is_listed():
     ]
 
 
+@testing.runtime_only(
+    "native mode stubs patch() and patched() (the root conftest.py); the "
+    "hints do not depend on Keras"
+)
 @pytest.mark.parametrize(
     "function",
     [*FUNCTIONS.values(), auditing.audit_file],

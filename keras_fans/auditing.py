@@ -19,10 +19,10 @@ names, on every Keras release. It never hands the file's structures to
 `keras.saving.deserialize_keras_object`, which imports the modules a config
 names and, rebuilding a nested model, calls its layers (a Lambda's function
 with arguments from the file). It walks the config itself: models
-(Functional, Sequential, Model) and wrappers (TimeDistributed,
-Bidirectional, RNN, StackedRNNCells) by their configs, as a build nests
-them. It rebuilds only a layer a fan rule covers (or one that builds
-covered sublayers from its own config: the RNN layers, attention), its
+(Functional, Sequential, Model) and wrappers (`keras.layers.Wrapper`:
+TimeDistributed, SpectralNormalization, ...) by their configs, as a build
+nests them. It rebuilds only a layer a fan rule covers (or one that builds
+covered sublayers from its own config: attention), its
 class looked up by name among `keras.layers`, never from the file's
 "module", which must be Keras's; from its config it keeps numbers, strings
 and Keras's own initializers (any other initializer is "zeros", which takes
@@ -34,8 +34,8 @@ fans in one place, the rules, which read them from the built layer
 (einsum equations, data formats, cells). No value is drawn: variables are
 created in a stateless scope, and the draws of the rule are recorded by an
 initializer that returns a broadcast view (no memory); a weight of more
-than `MAX_DRAWN_VALUES` values is refused, as an LSTM's `unit_forget_bias`
-concatenates real arrays. Reads are bounded by the limits below.
+than `MAX_DRAWN_VALUES` values is refused, as placing its stored values
+numbers its entries in float32. Reads are bounded by the limits below.
 """
 
 import codecs
@@ -62,6 +62,7 @@ from keras.src.utils import naming
 
 from keras_fans import draws
 from keras_fans import patching
+from keras_fans.initializers.fan_context import with_fans
 from keras_fans.initializers.random_initializers import compute_fans
 from keras_fans.layers import weight_fans
 
@@ -100,17 +101,6 @@ NO_VALUES = "no values"
 
 class UnreadableFileError(ValueError):
     """`audit_file` cannot read the file; the message says why."""
-
-
-class _LayerWith:
-    """`layer`, except that `attribute` reads `value`."""
-
-    def __init__(self, layer, attribute, value):
-        self._layer = layer
-        vars(self)[attribute] = value
-
-    def __getattr__(self, name):
-        return getattr(self._layer, name)
 
 
 def _rule_fans(layer, rule, path):
@@ -154,9 +144,8 @@ def _findings(layer, rule, variable, path, values, max_values=None):
     # where it lands.
     known = values(variable)
     marker = draws.Marker(locate=not isinstance(known, str))
-    view = _LayerWith(layer, rule.initializer_attribute, marker)
     fans = _rule_fans(layer, rule, path)
-    filled = rule.apply(view, marker, fans)(variable.shape, dtype="float32")
+    filled = with_fans(marker, *fans)(variable.shape, dtype="float32")
     # Keras before 3.15: `VarianceScaling` has no axes.
     axes = (
         getattr(initializer, "input_axes", None),
@@ -251,7 +240,7 @@ def audit(model_or_layer: keras.layers.Layer) -> list[Finding]:
     the wrong fans, and what their values hold.
 
     Walks every layer below `model_or_layer` (nested models, wrappers,
-    RNN cells, attention projections) with the rules of `patch()`,
+    attention projections) with the rules of `patch()`,
     depthwise kernels included.
 
     Returns:
@@ -419,10 +408,9 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
         for layer, rule, variable, findings in weights:
             if draws.combine(findings) == draws.FIXED:
                 continue
-            initializer = rule.apply(
-                layer,
+            initializer = with_fans(
                 getattr(layer, rule.initializer_attribute),
-                _rule_fans(layer, rule, findings[0].path),
+                *_rule_fans(layer, rule, findings[0].path),
             )
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
             weight_fans.record_drawn_with_fans(variable)
@@ -452,19 +440,6 @@ _WEIGHTS_FILE = "model.weights.h5"
 # HDF5 filters a weight is read through: deflate, shuffle and fletcher32,
 # built into HDF5. Any other is a plugin HDF5 would load: not read.
 _BUILT_IN_FILTERS = {1, 2, 3}
-# Wrappers whose inner layers the walk reads: their config keys, each one
-# config or a list of them, and the attributes Keras saves them under; any
-# other `keras.layers.Wrapper` (such as SpectralNormalization) has its
-# `layer`.
-_WRAPPED = {
-    "TimeDistributed": (("layer", "layer"),),
-    "Bidirectional": (
-        ("layer", "forward_layer"),
-        ("backward_layer", "backward_layer"),
-    ),
-    "RNN": (("cell", "cell"),),
-    "StackedRNNCells": (("cells", "cells"),),
-}
 _MODELS = ("Functional", "Sequential", "Model")
 
 
@@ -725,15 +700,13 @@ def _build_config(config, shape):
 @functools.cache
 def _rebuilt_classes():
     """The classes a fan rule covers, and the Keras layers that build
-    covered sublayers from their own config (RNN layers their cell,
-    attention its projections)."""
+    covered sublayers from their own config (attention its projections)."""
     covered = tuple(
         cls
         for rule in patching._rules(depthwise_kernels=True)
         if (cls := rule.installed_class()) is not None
     )
-    # LSTM, GRU, ConvLSTM2D, ... (RNN itself is a wrapper, walked).
-    composites = [keras.layers.RNN, keras.layers.MultiHeadAttention]
+    composites = [keras.layers.MultiHeadAttention]
     # Exported as GroupQueryAttention (Keras 3.1 on).
     composites += [getattr(keras.layers, "GroupQueryAttention", None)]
     return covered + tuple(cls for cls in composites if cls is not None)
@@ -865,9 +838,7 @@ def _walk(config, path, shape, walk):
         walk.result.not_keras.append(path)
         return
     cls = _keras_class(_layer_classes(), class_name, keras.layers.Layer)
-    if class_name in _WRAPPED or (
-        cls is not None and issubclass(cls, keras.layers.Wrapper)
-    ):
+    if cls is not None and issubclass(cls, keras.layers.Wrapper):
         _walk_wrapped(class_name, inner, path, shape, walk)
     elif cls is None:
         walk.result.not_keras.append(path)
@@ -876,43 +847,13 @@ def _walk(config, path, shape, walk):
 
 
 def _walk_wrapped(class_name, inner, path, shape, walk):
-    """The inner layers of a wrapper, each with its own recorded build
-    shape, or the one the wrapper hands it (TimeDistributed and RNN: a
-    step, without the time axis; Bidirectional: its own)."""
-    inner_shape = shape
-    if shape is not None and class_name in ("TimeDistributed", "RNN"):
-        inner_shape = shape[:1] + shape[2:]
-    for key, attribute in _WRAPPED.get(class_name, (("layer", "layer"),)):
-        configs = inner.get(key)
-        if class_name == "Bidirectional" and key == "backward_layer":
-            # Without one, Keras builds it from the forward layer's config.
-            if configs is None:
-                configs = _renamed(inner.get("layer"), "backward_")
-        elif class_name == "Bidirectional":
-            configs = _renamed(configs, "forward_")
-        if configs is None:
-            continue
-        if isinstance(configs, list):
-            places = [f"{attribute}/{n}" for n in _saved_names(configs)]
-        else:
-            configs, places = [configs], [attribute]
-        for index, (config, place) in enumerate(zip(configs, places)):
-            _walk(
-                config,
-                path,
-                inner_shape if index == 0 else None,
-                walk.into(place),
-            )
-
-
-def _renamed(config, prefix):
-    """A Bidirectional's inner layer config named as Keras names the layer
-    it builds from it: `prefix` + its name without the prefix."""
-    inner = config.get("config") if isinstance(config, dict) else None
-    if not isinstance(inner, dict) or not isinstance(inner.get("name"), str):
-        return config
-    name = prefix + inner["name"].removeprefix(prefix)
-    return {**config, "config": {**inner, "name": name}}
+    """The inner `layer` of a `keras.layers.Wrapper`, with its own recorded
+    build shape, or the one the wrapper hands it (TimeDistributed: a step,
+    without the time axis)."""
+    if shape is not None and class_name == "TimeDistributed":
+        shape = shape[:1] + shape[2:]
+    if inner.get("layer") is not None:
+        _walk(inner["layer"], path, shape, walk.into("layer"))
 
 
 class _SavePaths(saving_lib.H5IOStore):

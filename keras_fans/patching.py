@@ -17,7 +17,6 @@ from keras_fans.initializers import pytorch_uniform
 from keras_fans.initializers import random_initializers
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
-from keras_fans.layers import rnn
 from keras_fans.layers import weight_fans
 
 # `(owner, attribute, stock object)` for each replacement while patched;
@@ -67,7 +66,7 @@ def _warn_past_tested_releases(version):
 
 def _rules(depthwise_kernels):
     """Every layer's `FanRule`s: biases, and the depthwise kernels if asked."""
-    rules = core.RULES + convolutional.RULES + rnn.RULES
+    rules = core.RULES + convolutional.RULES
     if depthwise_kernels:
         rules += convolutional.DEPTHWISE_KERNEL_RULES
     return rules

@@ -303,37 +303,39 @@ def test_patch_options_are_booleans_only(value):
     assert not keras_fans.is_patched()
 
 
-def forget_bias_lstm():
-    """An LSTM cell whose `unit_forget_bias` closure draws its bias gate by
-    gate: input (4,), ones (4,), cell and output (8,), fan_in 16 + 4."""
-    return keras.layers.LSTMCell(
-        4, bias_initializer=keras.initializers.HeUniform(seed=3)
+def depthwise():
+    """A depthwise layer, which draws its kernel (3, 16, 1), then its bias
+    (16,): He uniform, fan_in 3 while patched, 16 stock."""
+    return keras.layers.DepthwiseConv1D(
+        3,
+        depthwise_initializer=keras.initializers.GlorotUniform(seed=4),
+        bias_initializer=keras.initializers.HeUniform(seed=3),
     )
 
 
-def build_with_hook(cell, hook):
-    """Builds `cell` on 16 inputs, running `hook()` inside the uniform draw
-    of its input gate, the first of shape (4,)."""
+def build_with_hook(layer, hook):
+    """Builds `layer` on 16 channels, running `hook()` inside the uniform
+    draw of its kernel, the first of shape (3, 16, 1)."""
     uniform = keras.src.backend.random.uniform
     hooks = [hook]
 
     def hooked(shape, *args, **kwargs):
-        if tuple(shape) == (4,) and hooks:
+        if tuple(shape) == (3, 16, 1) and hooks:
             hooks.pop()()
         return uniform(shape, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(keras.src.backend.random, "uniform", hooked)
-        cell.build((None, 16))
+        layer.build((None, 5, 16))
     assert not hooks, "the hook did not run"
-    return testing.numpy(cell.bias)
+    return testing.numpy(layer.bias)
 
 
 def test_a_flip_from_another_thread_waits_for_the_build_to_end():
     # The interleaving forced: unpatch() runs in another thread while the
-    # input gate is drawn. It must wait, so every gate gets the fans.
+    # kernel is drawn. It must wait, so the bias gets the fans too.
     with keras_fans.patched():
-        expected = build_with_hook(forget_bias_lstm(), lambda: None)
+        expected = build_with_hook(depthwise(), lambda: None)
     keras_fans.patch()
     flipper = threading.Thread(target=keras_fans.unpatch)
 
@@ -341,19 +343,19 @@ def test_a_flip_from_another_thread_waits_for_the_build_to_end():
         flipper.start()
         flipper.join(timeout=1.0)  # Ample for an unpatch() not held back.
 
-    bias = build_with_hook(forget_bias_lstm(), flip)
+    bias = build_with_hook(depthwise(), flip)
     flipper.join()
     assert not keras_fans.is_patched()
     np.testing.assert_array_equal(bias, expected)
-    # Counterpart: an unpatched build's cell and output gates differ.
-    stock = build_with_hook(forget_bias_lstm(), lambda: None)
-    assert not np.array_equal(stock[8:], expected[8:])
+    # Counterpart: an unpatched build's bias differs.
+    stock = build_with_hook(depthwise(), lambda: None)
+    assert not np.array_equal(stock, expected)
 
 
 def test_a_flip_inside_a_build_of_the_same_thread_is_refused():
     keras_fans.patch()
     with pytest.raises(RuntimeError, match="while this thread builds"):
-        build_with_hook(forget_bias_lstm(), keras_fans.unpatch)
+        build_with_hook(depthwise(), keras_fans.unpatch)
     assert keras_fans.is_patched()
     keras_fans.unpatch()
     assert not keras_fans.is_patched()

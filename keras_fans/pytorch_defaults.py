@@ -3,7 +3,7 @@ as a build under `keras_fans.patch()` would.
 
 Upstream file: none; a keras_fans utility. It reuses the bias fan rules
 (`keras_fans/layers/`), whose fan-in is the one PyTorch uses for `Linear`,
-`Conv*d`, `ConvTranspose*d` and depthwise convolutions.
+`Conv*d` and depthwise convolutions; `ConvTranspose*d`'s is its own.
 """
 
 import math
@@ -11,6 +11,7 @@ import warnings
 from typing import Literal
 
 import keras
+from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 
 from keras_fans import patching
 from keras_fans.auditing import check_untrained
@@ -18,11 +19,19 @@ from keras_fans.auditing import redraw_with_fans
 from keras_fans.layers import convolutional
 from keras_fans.layers import core
 
-# The fan-in of a linear or convolutional layer: its bias fan rule.
+
+def _conv_transpose_fans(layer, input_shape):
+    """PyTorch's, of a ConvTranspose weight `(in, out, *kernel_size)`:
+    fan_in = prod(kernel_size) * filters (`patch()` leaves these stock)."""
+    return math.prod(layer.kernel_size) * layer.filters, None
+
+
+# The fan-in of a linear or convolutional layer: its bias fan rule (of
+# `patch()`), or PyTorch's for a transposed convolution.
 _FAN_IN = {
     rule.installed_class(): rule.fans
     for rule in core.RULES + convolutional.RULES
-}
+} | {BaseConvTranspose: _conv_transpose_fans}
 
 
 def _uniform(variable, bound, seed):
@@ -157,7 +166,7 @@ _RESETS = (
     (keras.layers.Dense, _linear(keras.layers.Dense)),
     (keras.layers.EinsumDense, _linear(keras.layers.EinsumDense)),
     (convolutional.BaseConv, _linear(convolutional.BaseConv)),
-    (convolutional.BaseConvTranspose, _linear(convolutional.BaseConvTranspose)),
+    (BaseConvTranspose, _linear(BaseConvTranspose)),
     (convolutional.BaseDepthwiseConv, _depthwise),
     (convolutional.BaseSeparableConv, _separable),
     (keras.layers.SimpleRNNCell, _recurrent),

@@ -88,11 +88,12 @@ ROWS = {
     ),
     "ConvTranspose1d": (
         lambda: torch.nn.ConvTranspose1d(32, 256, 3),
+        # `patch()` leaves the bias stock: its bound, by hand.
         lambda: keras.layers.Conv1DTranspose(
             256,
             3,
             kernel_initializer=PyTorchUniform(),
-            bias_initializer=PyTorchUniform(),
+            bias_initializer=uniform(1 / math.sqrt(3 * 256)),
         ),
         [(1, 8, 32)],
         KERNEL_AND_BIAS_PAIRS,
@@ -241,7 +242,19 @@ def test_reset_parameters_matches_torch(name):
     check_parity(layer, torch_module(make_torch), pairs, name)
 
 
-@pytest.mark.parametrize("style", ["pytorch", "fans"])
+@pytest.mark.parametrize(
+    "style",
+    [
+        "pytorch",
+        pytest.param(
+            "fans",
+            marks=testing.runtime_only(
+                "a native build draws the bias with its fans already: "
+                "style='fans' finds nothing to re-draw"
+            ),
+        ),
+    ],
+)
 def test_reset_parameters_returns_the_paths_of_the_weights_it_rewrote(style):
     """One return type for both styles: exactly the weights whose values
     it wrote (every weight is first set to 7, which no draw gives)."""

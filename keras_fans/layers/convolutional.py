@@ -2,14 +2,13 @@
 
 Upstream files: `keras/src/layers/convolutional/base_conv.py`,
 `base_depthwise_conv.py` and `base_separable_conv.py` (the `add_weight`
-calls in `build`). The series leaves transposed convolutions out
-(`keras_fans.upstream.series.LEFT_OUT`): their rule is the runtime patch's.
+calls in `build`). Transposed convolutions keep stock fans, as the series
+leaves them (`keras_fans.upstream.series.LEFT_OUT`).
 """
 
 import math
 
 from keras.src.layers.convolutional.base_conv import BaseConv
-from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
 from keras.src.layers.convolutional.base_depthwise_conv import BaseDepthwiseConv
 from keras.src.layers.convolutional.base_separable_conv import BaseSeparableConv
 
@@ -30,18 +29,6 @@ def _conv_bias_fans(layer, input_shape):
     """
     in_channels = _in_channels(layer, input_shape) // layer.groups
     return compute_fans((*layer.kernel_size, in_channels, layer.filters))
-
-
-def _conv_transpose_bias_fans(layer, input_shape):
-    """The fans Keras uses for the kernel `(*kernel_size, filters, in)`.
-
-    fan_in = prod(kernel_size) * filters, fan_out = prod(kernel_size) * in:
-    the bias is drawn like the kernel it sits beside (and as PyTorch draws a
-    ConvTranspose bias), rather than by the prod(kernel_size) * in / strides
-    inputs an output position sums.
-    """
-    in_channels = _in_channels(layer, input_shape)
-    return compute_fans((*layer.kernel_size, layer.filters, in_channels))
 
 
 def _depthwise_fans(layer, input_shape):
@@ -66,7 +53,6 @@ def _separable_bias_fans(layer, input_shape):
 
 RULES = (
     FanRule(BaseConv, "bias", _conv_bias_fans),
-    FanRule(BaseConvTranspose, "bias", _conv_transpose_bias_fans),
     FanRule(BaseDepthwiseConv, "bias", _depthwise_fans),
     FanRule(BaseSeparableConv, "bias", _separable_bias_fans),
 )

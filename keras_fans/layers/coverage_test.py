@@ -3,8 +3,10 @@
 Builds each public `keras.layers` class (required arguments filled from
 `REQUIRED`) with the fan context, on the first of a few small inputs it
 accepts, with a recording bias initializer, and fails naming each layer
-whose bias fans are not those its fan rules give (none, or wrong). A future
-Keras layer with a bias makes it fail until a fan rule covers it. The
+whose bias fans are not those its fan rules give (none, or wrong), or, for
+a class the series leaves out (`series.LEFT_OUT`: recurrent cells,
+transposed convolutions), whose bias gets any. A future Keras layer with a
+bias makes it fail until a fan rule covers it or it is left out. The
 wrappers (Bidirectional, TimeDistributed, RNN, StackedRNNCells) are built
 around layers with a bias; a layer it cannot build is reported with its
 exception's type unless listed in `UNBUILDABLE`.
@@ -18,6 +20,7 @@ import pytest
 
 from keras_fans import patching
 from keras_fans import testing
+from keras_fans.upstream import series
 
 # Values for constructor arguments without a default, and for the
 # arguments that turn a bias on.
@@ -179,13 +182,18 @@ BIAS_RULES = [
 
 def rule_fans(layer):
     """The fans the bias rules give each bias of `layer` and its sublayers:
-    the rule of the nearest class in each one's MRO, at its build shape."""
+    the rule of the nearest class in each one's MRO, at its build shape;
+    `(None, None)` (stock) for a class the series leaves out, even if a
+    rule covers it."""
     rules = {rule.installed_class(): rule for rule in BIAS_RULES}
     fans = set()
     for sublayer in layer._flatten_layers():
         if getattr(sublayer, "bias", None) is None:
             continue
         for cls in type(sublayer).__mro__:
+            if (cls.__name__, "bias") in series.LEFT_OUT:
+                fans.add((None, None))
+                break
             if cls in rules:
                 shape = next(iter(sublayer._build_shapes_dict.values()))
                 fans.add(tuple(rules[cls].fans(sublayer, shape)))

@@ -40,19 +40,14 @@ from keras_fans.initializers.fan_context import with_fans
 _stock_add_weight = vars(Layer)["add_weight"]
 
 
-def _hand_fans(layer, initializer, fans):
-    return with_fans(initializer, *fans)
-
-
 class FanRule(NamedTuple):
     """How `layer_class.build` hands the weight `weight_name` its fans.
 
     `layer_class` is a class, or the `"module.Name"` path of a layer newer
     than the pinned Keras: the patch skips it where the installed Keras
     lacks it; the upstream diff covers it where the source has it.
-    `fans(layer, input_shape) -> (fan_in, fan_out)`;
-    `apply(layer, initializer, fans)` returns the initializer to use instead
-    of the one `build` passed to `add_weight` (default: `with_fans`).
+    `fans(layer, input_shape) -> (fan_in, fan_out)`, handed to the
+    initializer through `with_fans`.
     `initializer_attribute` is the layer's attribute holding the user's
     initializer for the weight (read by `keras_fans.auditing`).
     """
@@ -60,7 +55,6 @@ class FanRule(NamedTuple):
     layer_class: type | str
     weight_name: str
     fans: Callable
-    apply: Callable = _hand_fans
     initializer_attribute: str = "bias_initializer"
 
     def installed_class(self):
@@ -99,9 +93,8 @@ def _builds():
     return _local.builds
 
 
-# The names of a covered `build`'s input-shape parameter, after `self`:
-# `inputs_shape` for ConvLSTMCell, `input_shape` for the others.
-_SHAPE_PARAMETERS = ("input_shape", "inputs_shape")
+# The name of a covered `build`'s input-shape parameter, after `self`.
+_SHAPE_PARAMETER = "input_shape"
 
 
 def _shape_parameter(cls):
@@ -114,11 +107,11 @@ def _shape_parameter(cls):
     parameters = (
         [] if build is None else list(inspect.signature(build).parameters)
     )
-    if len(parameters) < 2 or parameters[1] not in _SHAPE_PARAMETERS:
+    if len(parameters) < 2 or parameters[1] != _SHAPE_PARAMETER:
         raise RuntimeError(
             f"keras_fans cannot patch {cls.__module__}.{cls.__qualname__}: "
             f"its `build` takes {parameters}, expected `self` and the "
-            f"input shape ({' or '.join(_SHAPE_PARAMETERS)})."
+            f"input shape (`{_SHAPE_PARAMETER}`)."
         )
     return parameters[1]
 
@@ -138,8 +131,9 @@ def _check_add_weight():
 class _BuildGate:
     """Builds of covered layers run together; `patch()` and `unpatch()` run
     only between them, one at a time, so a build sees one patch state from
-    start to end (an LSTM bias is drawn gate by gate: a flip between two
-    gates would give it both). A waiting flip holds back new builds."""
+    start to end (a depthwise layer draws its kernel, then its bias: a flip
+    between the two would give it both). A waiting flip holds back new
+    builds."""
 
     def __init__(self):
         self._condition = threading.Condition()
@@ -295,8 +289,8 @@ def _add_weight(self, *args, **kwargs):
         if layer is self:
             rule = rules.get(kwargs.get("name"))
             if rule is not None and "initializer" in kwargs:
-                kwargs["initializer"] = rule.apply(
-                    self, kwargs["initializer"], rule.fans(self, input_shape)
+                kwargs["initializer"] = with_fans(
+                    kwargs["initializer"], *rule.fans(self, input_shape)
                 )
                 handed_fans = True
             break

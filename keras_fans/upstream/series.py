@@ -6,8 +6,9 @@ Keras's source. Where an edit writes a rule differently (from `build()`'s
 locals, e.g. `compute_fans(kernel_shape)`, rather than from the input
 shape), `upstream_tests/equivalence.py` proves per prefix of the series that
 the two draw bit-identical weights. The tests each PR adds are the methods
-of `keras_fans/upstream/tests/<Keras test path>`, run here too. The runtime
-rules no PR carries are in `LEFT_OUT`, each with its reason.
+of `keras_fans/upstream/tests/<Keras test path>`, run here too. The biases
+neither the series nor the runtime patch gives fans are in `LEFT_OUT`, each
+with its reason.
 """
 
 import ast
@@ -119,7 +120,8 @@ def with_fans(initializer, fan_in, fan_out):
     return initializer
 '''
 
-# The runtime rules the series leaves out, and why (upstream/README.md).
+# The biases the series (and so `patch()`) leaves stock, and why
+# (upstream/README.md).
 LEFT_OUT = {
     ("BaseConvTranspose", "bias"): "the kernel's fans (k * filters) make "
     "the bias smaller than stock's, while an output sums about "
