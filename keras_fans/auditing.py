@@ -1,8 +1,8 @@
 """`audit`: which weights of a model are drawn with the wrong fans.
 
 Upstream file: none; a keras_fans utility. It reads the `FanRule`s of
-`patch()` (`keras_fans.patching._rules`), and re-draws through their
-`apply`, as a patched build does.
+`patch()` (`keras_fans.patching._rules`), and re-draws with their fans,
+handed through `with_fans` as a patched build does.
 
 Two statements per weight. The config: a rule covers it, its layer's
 initializer would take the fan context (a `VarianceScaling` whose
@@ -71,9 +71,8 @@ class Finding(NamedTuple):
     """One draw of a weight's initializer with the wrong fans.
 
     `kind` is `"bias"`, or `"depthwise_kernel"` for the depthwise kernels
-    of keras-team/keras#11773. `shape` is the shape the initializer fills:
-    the weight's, or a part of it (an LSTM bias with `unit_forget_bias` is
-    two draws, around the forget gate's ones). `stock_fan` is the fan stock
+    of keras-team/keras#11773. `shape` is the shape the initializer fills
+    (the weight's). `stock_fan` is the fan stock
     Keras takes from `shape` by the initializer's mode, `true_fan` the one
     the layer's rule gives; `factor` = stock std / intended std
     = sqrt(true_fan / stock_fan), each fan at least 1 as Keras divides.
@@ -244,8 +243,8 @@ def audit(model_or_layer: keras.layers.Layer) -> list[Finding]:
     depthwise kernels included.
 
     Returns:
-        A list of `Finding`, one per affected draw (an LSTM bias with
-        `unit_forget_bias` has two), each with its `draw`: `"stock"` is a
+        A list of `Finding`, one per affected draw, each with its
+        `draw`: `"stock"` is a
         weight to repair; empty if the config draws nothing wrong.
     """
     if not isinstance(model_or_layer, keras.layers.Layer):
@@ -381,8 +380,8 @@ def check_untrained(model_or_layer, layers, force, what):
 def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
     """Re-draws each weight whose values are a stock draw with the wrong
     fans in place, as a build under `patch(depthwise_kernels=...)` draws
-    it: the layer's own initializer, handed its true fans by the rule's
-    `apply`. Weights already holding the fixed draw are left alone.
+    it: the layer's own initializer, handed the rule's fans through
+    `with_fans`. Weights already holding the fixed draw are left alone.
 
     Refuses, changing nothing, unless `force`: when the model's optimizer
     has taken steps, or a weight is not a stock draw (trained, loaded or

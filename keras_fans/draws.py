@@ -230,9 +230,9 @@ class Marker:
     """Stands for a weight's initializer to find where each of its draws
     lands: opts into the fan context, records each call's `(shape, fan_in,
     fan_out)` and, if `locate`, fills it with -1, -2, ... numbered across
-    calls (exact in float32 up to 2**24 values), so a rule's `apply` (say
-    the LSTM's, around the forget gate's ones) can place the draws as it
-    likes; else with zeros that take no memory."""
+    calls (exact in float32 up to 2**24 values), so the stored values of
+    each draw can be found in the weight; else with zeros that take no
+    memory."""
 
     def __init__(self, locate):
         self.locate = locate
@@ -251,8 +251,8 @@ class Marker:
 
     def positions(self, filled):
         """`(shape, fan_in, fan_out, positions)` per draw: `positions` index
-        the flattened weight, `filled` (the weight as the rule's `apply`
-        built it with this marker), in the order the draw filled them; None
+        the flattened weight, `filled` (the weight as `with_fans(marker)`
+        filled it), in the order the draw filled them; None
         if not `locate`."""
         if not self.locate:
             return [draw[:3] + (None,) for draw in self.draws]
