@@ -31,11 +31,11 @@ regularizers, constraints) are dropped, as no fan depends on them. Every
 other Keras layer is skipped; a layer not of Keras is listed as not
 audited. Rebuilding, rather than reading fans from the config, keeps the
 fans in one place, the rules, which read them from the built layer
-(einsum equations, data formats, cells). No value is drawn: variables are
-created in a stateless scope, and the draws of the rule are recorded by an
-initializer that returns a broadcast view (no memory); a weight of more
-than `MAX_DRAWN_VALUES` values is refused, as placing its stored values
-numbers its entries in float32. Reads are bounded by the limits below.
+(einsum equations, data formats, cells). No value is drawn in the rebuild:
+variables are created in a stateless scope. A weight of more than
+`MAX_DRAWN_VALUES` values is refused before its stored values are read (or
+re-drawn, to compare, from a seeded initializer). Reads are bounded by the
+limits below.
 """
 
 import codecs
@@ -121,67 +121,58 @@ def _describe(initializer):
     )
 
 
-def _findings(layer, rule, variable, path, values, max_values=None):
-    """The `Finding`s of `variable`, the weight `rule` covers;
-    `values(variable)` gives its values, or a string saying why there are
-    none (asked once the size is within the limit); a weight of more than
-    `max_values` values is refused, not drawn or read."""
+def _finding(layer, rule, variable, path, values, max_values=None):
+    """The `Finding` of `variable`, the weight `rule` covers, or None if
+    stock Keras draws it with the rule's fans; `values(variable)` gives its
+    values, or a string saying why there are none (asked once the size is
+    within the limit); a weight of more than `max_values` values is
+    refused, not read."""
     initializer = getattr(layer, rule.initializer_attribute)
     if not (
         isinstance(initializer, VarianceScaling)
         and weight_fans.takes_fans(initializer)
     ):
-        return []
-    size = math.prod(variable.shape)
-    if max_values is not None and size > max_values:
-        raise UnreadableFileError(
-            f"cannot audit layer {path!r}: its {rule.weight_name} has {size} "
-            f"values, more than the audit's limit of {max_values}"
-        )
-    # Draw as a patched build does, with a marker in place of the user's
-    # initializer: it sees each part the user's initializer fills, and
-    # where it lands.
-    known = values(variable)
-    marker = draws.Marker(locate=not isinstance(known, str))
-    fans = _rule_fans(layer, rule, path)
-    filled = with_fans(marker, *fans)(variable.shape, dtype="float32")
+        return None
+    shape = tuple(variable.shape)
     # Keras before 3.15: `VarianceScaling` has no axes.
     axes = (
         getattr(initializer, "input_axes", None),
         getattr(initializer, "output_axes", None),
     )
-    kind = "bias" if rule.weight_name == "bias" else "depthwise_kernel"
-    findings = []
-    for shape, fan_in, fan_out, positions in marker.positions(filled):
-        stock_fans = compute_fans(shape, *axes)
-        true_fans = compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out)
-        stock = draws.mode_fan(initializer.mode, *stock_fans)
-        true = draws.mode_fan(initializer.mode, *true_fans)
-        if stock != true:
-            if isinstance(known, str):
-                draw, evidence = NO_VALUES, known
-            else:
-                part = known.ravel()[positions].reshape(shape)
-                verdict = draws.judge_draw(
-                    part, initializer, stock_fans, true_fans
-                )
-                draw, evidence = verdict.draw, verdict.reason
-            findings.append(
-                Finding(
-                    path=path,
-                    layer_class=type(layer).__name__,
-                    weight=rule.weight_name,
-                    kind=kind,
-                    shape=shape,
-                    initializer=_describe(initializer),
-                    stock_fan=stock,
-                    true_fan=true,
-                    factor=math.sqrt(max(1, true) / max(1, stock)),
-                    draw=draw,
-                    evidence=evidence,
-                )
-            )
-    return findings
+    stock_fans = compute_fans(shape, *axes)
+    fan_in, fan_out = _rule_fans(layer, rule, path)
+    true_fans = compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out)
+    stock = draws.mode_fan(initializer.mode, *stock_fans)
+    true = draws.mode_fan(initializer.mode, *true_fans)
+    if stock == true:
+        return None
+    size = math.prod(shape)
+    if max_values is not None and size > max_values:
+        raise UnreadableFileError(
+            f"cannot audit layer {path!r}: its {rule.weight_name} has {size} "
+            f"values, more than the audit's limit of {max_values}"
+        )
+    known = values(variable)
+    if isinstance(known, str):
+        draw, evidence = NO_VALUES, known
+    else:
+        verdict = draws.judge_draw(
+            np.reshape(known, shape), initializer, stock_fans, true_fans
+        )
+        draw, evidence = verdict.draw, verdict.reason
+    return Finding(
+        path=path,
+        layer_class=type(layer).__name__,
+        weight=rule.weight_name,
+        kind="bias" if rule.weight_name == "bias" else "depthwise_kernel",
+        shape=shape,
+        initializer=_describe(initializer),
+        stock_fan=stock,
+        true_fan=true,
+        factor=math.sqrt(max(1, true) / max(1, stock)),
+        draw=draw,
+        evidence=evidence,
+    )
 
 
 def _join(path, name):
@@ -212,9 +203,9 @@ def _values(variable):
 
 
 def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
-    """`(layer, rule, variable, findings)` for each weight that `rules`
+    """`(layer, rule, variable, finding)` for each weight that `rules`
     cover and that stock Keras draws with the wrong fans; `values` and
-    `max_values` as in `_findings`."""
+    `max_values` as in `_finding`."""
     for layer, layer_path in _layers(model_or_layer, path):
         for rule in rules:
             cls = rule.installed_class()
@@ -223,15 +214,15 @@ def _affected(model_or_layer, rules, path="", values=_values, max_values=None):
             variable = getattr(layer, rule.weight_name, None)
             if variable is None:
                 continue
-            findings = _findings(
+            finding = _finding(
                 layer, rule, variable, layer_path, values, max_values
             )
-            if findings:
-                yield layer, rule, variable, findings
+            if finding is not None:
+                yield layer, rule, variable, finding
 
 
 def _all_findings(affected):
-    return [finding for *_, findings in affected for finding in findings]
+    return [finding for *_, finding in affected]
 
 
 def audit(model_or_layer: keras.layers.Layer) -> list[Finding]:
@@ -243,7 +234,7 @@ def audit(model_or_layer: keras.layers.Layer) -> list[Finding]:
     depthwise kernels included.
 
     Returns:
-        A list of `Finding`, one per affected draw, each with its
+        A list of `Finding`, one per affected weight, each with its
         `draw`: `"stock"` is a
         weight to repair; empty if the config draws nothing wrong.
     """
@@ -269,16 +260,15 @@ def _optimizer_steps(model_or_layer):
 
 
 def _refusal(model_or_layer, weights):
-    """Why the re-draw of `weights` (`(layer, rule, variable, findings)`)
+    """Why the re-draw of `weights` (`(layer, rule, variable, finding)`)
     is refused, in lines; empty if it is not."""
     steps = _optimizer_steps(model_or_layer)
     lines = [f"its optimizer has taken {steps} steps"] if steps else []
-    for *_, findings in weights:
-        if steps or draws.combine(findings) not in (draws.STOCK, draws.FIXED):
-            lines += [
+    for *_, f in weights:
+        if steps or f.draw not in (draws.STOCK, draws.FIXED):
+            lines.append(
                 f"{f.path}/{f.weight} {f.shape}: {f.draw}, {f.evidence}"
-                for f in findings
-            ]
+            )
     return lines
 
 
@@ -404,12 +394,12 @@ def redraw_with_fans(model_or_layer, depthwise_kernels, force=False):
         )
     redrawn = set()
     with patching.patched_for_a_draw():
-        for layer, rule, variable, findings in weights:
-            if draws.combine(findings) == draws.FIXED:
+        for layer, rule, variable, finding in weights:
+            if finding.draw == draws.FIXED:
                 continue
             initializer = with_fans(
                 getattr(layer, rule.initializer_attribute),
-                *_rule_fans(layer, rule, findings[0].path),
+                *_rule_fans(layer, rule, finding.path),
             )
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
             weight_fans.record_drawn_with_fans(variable)
@@ -428,7 +418,7 @@ def _first_sentence(error):
 MAX_CONFIG_BYTES = 64 * 2**20  # config.json, uncompressed, or a JSON file
 MAX_DEPTH = 200  # JSON nesting: [ and { outside strings
 MAX_NUMBER_CHARS = 40  # digits, sign, point and exponent of one number
-MAX_DRAWN_VALUES = 2**24  # values of one weight the audit re-draws
+MAX_DRAWN_VALUES = 2**24  # values of one weight the audit reads, re-draws
 MAX_WEIGHTS_BYTES = 2**30  # model.weights.h5, uncompressed: else no values
 # Zip compression methods read; anything else is refused by name.
 # An HDF5 file's first bytes (Keras 2's `.h5` models).
@@ -744,14 +734,17 @@ def _rebuild(cls, config, build_config, path, walk):
             f"cannot rebuild layer {path!r}: {_first_sentence(error)}"
         ) from None
     rules = patching._rules(depthwise_kernels=True)
-    for _, _, _, findings in _affected(
-        layer,
-        rules,
-        path,
-        values=walk.weights.values(layer, walk.location),
-        max_values=MAX_DRAWN_VALUES,
-    ):
-        walk.result.findings.extend(findings)
+    walk.result.findings.extend(
+        _all_findings(
+            _affected(
+                layer,
+                rules,
+                path,
+                values=walk.weights.values(layer, walk.location),
+                max_values=MAX_DRAWN_VALUES,
+            )
+        )
+    )
 
 
 class _Walk(NamedTuple):

@@ -226,56 +226,6 @@ def judge_draw(values, initializer, stock_fans, true_fans):
     return verdict
 
 
-class Marker:
-    """Stands for a weight's initializer to find where each of its draws
-    lands: opts into the fan context, records each call's `(shape, fan_in,
-    fan_out)` and, if `locate`, fills it with -1, -2, ... numbered across
-    calls (exact in float32 up to 2**24 values), so the stored values of
-    each draw can be found in the weight; else with zeros that take no
-    memory."""
-
-    def __init__(self, locate):
-        self.locate = locate
-        self.draws = []
-        self._count = 0
-
-    def __call__(self, shape, dtype=None, *, fan_in=None, fan_out=None):
-        shape = tuple(shape)
-        size = math.prod(shape)
-        self.draws.append((shape, fan_in, fan_out, self._count))
-        self._count += size
-        if not self.locate:
-            return np.broadcast_to(np.zeros((), "float32"), shape)
-        numbers = np.arange(self._count - size + 1, self._count + 1)
-        return -numbers.reshape(shape).astype("float32")
-
-    def positions(self, filled):
-        """`(shape, fan_in, fan_out, positions)` per draw: `positions` index
-        the flattened weight, `filled` (the weight as `with_fans(marker)`
-        filled it), in the order the draw filled them; None
-        if not `locate`."""
-        if not self.locate:
-            return [draw[:3] + (None,) for draw in self.draws]
-        flat = -np.asarray(filled, dtype=np.float64).ravel()
-        numbered = np.flatnonzero(flat >= 1)
-        order = numbered[np.argsort(flat[numbered])]
-        return [
-            (shape, fan_in, fan_out, order[start : start + math.prod(shape)])
-            for shape, fan_in, fan_out, start in self.draws
-        ]
-
-
-def combine(verdicts):
-    """One verdict for a weight drawn in parts: `"neither"` if any part is,
-    a draw if every part is that draw, else `"undecided"`."""
-    draws = {verdict.draw for verdict in verdicts}
-    if NEITHER in draws:
-        return NEITHER
-    if len(draws) == 1:
-        return draws.pop()
-    return UNDECIDED
-
-
 def _keras_own(initializer, cls):
     """Whether `initializer` is `cls` with Keras's own `__call__`."""
     return (
