@@ -134,11 +134,7 @@ def _finding(layer, rule, variable, path, values, max_values=None):
     ):
         return None
     shape = tuple(variable.shape)
-    # Keras before 3.15: `VarianceScaling` has no axes.
-    axes = (
-        getattr(initializer, "input_axes", None),
-        getattr(initializer, "output_axes", None),
-    )
+    axes = draws.axes(initializer)
     stock_fans = compute_fans(shape, *axes)
     fan_in, fan_out = _rule_fans(layer, rule, path)
     true_fans = compute_fans(shape, *axes, fan_in=fan_in, fan_out=fan_out)

@@ -84,6 +84,15 @@ def mode_fan(mode, fan_in, fan_out):
     }[mode]
 
 
+def axes(initializer):
+    """`(input_axes, output_axes)` of `initializer`, for `compute_fans`:
+    `(None, None)` before Keras 3.15, whose `VarianceScaling` has none."""
+    return (
+        getattr(initializer, "input_axes", None),
+        getattr(initializer, "output_axes", None),
+    )
+
+
 def draw_variance(initializer, fan_in, fan_out):
     """`scale / max(1, fan)`: the variance `initializer` draws with."""
     fan = mode_fan(initializer.mode, fan_in, fan_out)
@@ -295,16 +304,15 @@ def as_initialized(values, initializer, fans=None):
         isinstance(initializer, VarianceScaling)
         and _declares_fans(type(initializer).__call__)
     ):
-        axes = (
-            getattr(initializer, "input_axes", None),
-            getattr(initializer, "output_axes", None),
-        )
-        candidates = [compute_fans(values.shape, *axes)]
+        candidates = [compute_fans(values.shape, *axes(initializer))]
         if fans is not None:
             fan_in, fan_out = fans
             candidates.append(
                 compute_fans(
-                    values.shape, *axes, fan_in=fan_in, fan_out=fan_out
+                    values.shape,
+                    *axes(initializer),
+                    fan_in=fan_in,
+                    fan_out=fan_out,
                 )
             )
         distributions = [

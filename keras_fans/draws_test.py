@@ -6,6 +6,7 @@ import pytest
 
 import keras_fans
 from keras_fans import draws
+from keras_fans import testing
 
 DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
@@ -188,6 +189,22 @@ def test_a_bias_drawn_with_its_rule_fans_fits_only_with_them():
     bias = draws.reference("uniform", 2.0 / 4).rvs(4096, random_state=3)
     assert fits(bias, initializer, fans=(4, 4096))
     assert not fits(bias, initializer)
+
+
+@pytest.mark.skipif(
+    testing.keras_before("3.15"),
+    reason="VarianceScaling has no input_axes or output_axes before 3.15",
+)
+def test_a_draw_is_judged_with_the_initializer_s_axes():
+    # Its axes make fan_in 256, where the shape alone says 16: judged by the
+    # shape's fans, the 4096 values have 1/16 of the variance, far outside
+    # the KS test's critical distance (as above).
+    initializer = keras.initializers.HeUniform(
+        seed=1, input_axes=(1,), output_axes=(0,)
+    )
+    values = fresh(initializer, (16, 256))
+    assert fits(values, initializer)
+    assert not fits(values, keras.initializers.HeUniform(seed=1))
 
 
 @pytest.mark.parametrize(
