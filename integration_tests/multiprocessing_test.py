@@ -6,6 +6,9 @@ the module that defines it (which each worker imports)."""
 
 import math
 import multiprocessing
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -43,17 +46,38 @@ def test_a_spawned_worker_patches_itself():
     assert STOCK_LIMIT < patched <= math.sqrt(6 / 16)
 
 
+# The parent of the forks: a fresh interpreter that runs no torch op before
+# forking. A child forked after the parent's OpenMP threads started can hang
+# in its first parallel op (libgomp is not fork-safe), as one did in a test
+# process that had run other tests. Prints the patched, then the stock bias.
+FORKING_PARENT = """
+import multiprocessing, sys
+sys.path.insert(0, sys.argv[1])
+import keras_fans
+from multiprocessing_test import largest_bias
+def forked_largest_bias():
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(largest_bias, (False,))
+keras_fans.patch()
+print(forked_largest_bias())
+keras_fans.unpatch()
+print(forked_largest_bias())
+"""
+
+
 @pytest.mark.skipif(
     keras.backend.backend() != "torch" or "fork" not in START_METHODS,
-    reason="fork: torch backend on a POSIX system only (forking a process "
-    "in which JAX or TensorFlow started threads can deadlock)",
+    reason="fork: torch backend on a POSIX system only (JAX and TensorFlow "
+    "start threads at import, and forking after that can deadlock)",
 )
 def test_a_forked_worker_inherits_the_patch_in_effect_when_forked():
-    keras_fans.patch()
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        patched = pool.apply(largest_bias, (False,))
-    keras_fans.unpatch()
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        unpatched = pool.apply(largest_bias, (False,))
+    result = subprocess.run(
+        [sys.executable, "-c", FORKING_PARENT, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    patched, unpatched = map(float, result.stdout.split()[-2:])
     assert STOCK_LIMIT < patched <= math.sqrt(6 / 16)
     assert unpatched <= STOCK_LIMIT
