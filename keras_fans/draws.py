@@ -304,15 +304,13 @@ def as_initialized(values, initializer, fans=None):
         isinstance(initializer, VarianceScaling)
         and _declares_fans(type(initializer).__call__)
     ):
-        candidates = [compute_fans(values.shape, *axes(initializer))]
+        shape_axes = axes(initializer)
+        candidates = [compute_fans(values.shape, *shape_axes)]
         if fans is not None:
             fan_in, fan_out = fans
             candidates.append(
                 compute_fans(
-                    values.shape,
-                    *axes(initializer),
-                    fan_in=fan_in,
-                    fan_out=fan_out,
+                    values.shape, *shape_axes, fan_in=fan_in, fan_out=fan_out
                 )
             )
         distributions = [
